@@ -1,0 +1,200 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { parseDelayLevels, type DelayLevel } from './domain/delay-plan';
+import { parseDuration } from './domain/duration';
+import type { PaymentTimeouts } from './domain/payment-window';
+
+/** Validated service configuration; every duration is in milliseconds. */
+export interface AppConfig {
+  http: {
+    /** HTTP listen port (`HTTP_PORT`, default 3000). */
+    port: number;
+    /** Largest accepted request body in bytes (default 100 kB). */
+    bodyLimit: number;
+  };
+  amqp: {
+    /** Broker URL (`AMQP_URL`); may carry credentials, so never log it as is. */
+    url: string;
+    /** AMQP heartbeat (default 10s): how fast a hung broker is noticed. */
+    heartbeat: number;
+    /** How long a publish may wait for the broker's confirm before it counts as failed (default 10s). */
+    publishTimeout: number;
+  };
+  mysql: {
+    /** MySQL / MariaDB URL (`MYSQL_URL`); the database is created when missing. */
+    url: string;
+    /** Connections in the pool (default 10). */
+    poolSize: number;
+  };
+  /** Delay levels, ascending (`DELAY_LEVELS`). */
+  delayLevels: DelayLevel[];
+  /** Payment window per category (`ORDER_PAYMENT_TIMEOUTS`). */
+  orderPaymentTimeouts: PaymentTimeouts;
+  closer: {
+    /** Unacknowledged timeout messages held at once (default 500). */
+    prefetch: number;
+    /** Most orders closed in one transaction (default 200). */
+    batchSize: number;
+    /** Database failures retried through the delay levels before a message is parked (default 8). */
+    maxAttempts: number;
+    /** Deliveries of one message before RabbitMQ parks it: the guard against messages that crash the process (default 5). */
+    deliveryLimit: number;
+  };
+  outbox: {
+    /** How often the relay looks for unpublished rows (default 1s). */
+    relayInterval: number;
+    /** How long a process owns the rows it claimed before another may take them (default 30s). */
+    claimFor: number;
+    /** Rows per relay round (default 500). */
+    batchSize: number;
+    /** How long published rows are kept for inspection (default 1h). */
+    retainSent: number;
+  };
+  sweeper: {
+    /** How often the sweeper runs (`SWEEP_INTERVAL`, default 30s). */
+    interval: number;
+    /** How far past its deadline an order must be before the sweeper takes it (default 10s). */
+    grace: number;
+    /** Orders closed per sweeper transaction (default 500). */
+    batchSize: number;
+  };
+  shutdown: {
+    /** Longest a SIGTERM drain may take before the process exits anyway (default 20s). */
+    timeout: number;
+  };
+  log: {
+    /** winston level (`LOG_LEVEL`, default info). */
+    level: string;
+  };
+}
+
+/** Which environment variable feeds which key, so errors can name both. */
+const ENV_NAMES: Record<string, string> = {
+  'http.port': 'HTTP_PORT',
+  'amqp.url': 'AMQP_URL',
+  'mysql.url': 'MYSQL_URL',
+  delayLevels: 'DELAY_LEVELS',
+  orderPaymentTimeouts: 'ORDER_PAYMENT_TIMEOUTS',
+  'sweeper.interval': 'SWEEP_INTERVAL',
+  'log.level': 'LOG_LEVEL',
+};
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const positiveInt = z.coerce.number().int().positive();
+
+const paymentTimeouts = z
+  .union([z.string(), z.record(z.unknown())])
+  .transform((value, ctx) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `is not JSON: ${value}` });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(duration))
+  .refine((r) => r.default !== undefined, 'needs a "default" window, e.g. {"default":"15m"}')
+  .transform((r) => r as PaymentTimeouts);
+
+const delayLevels = z.string().transform((value, ctx) => {
+  try {
+    return parseDelayLevels(value);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const schema = z.object({
+  http: z.object({ port: z.coerce.number().int().min(0).max(65535), bodyLimit: z.string() }),
+  amqp: z.object({
+    url: z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://'),
+    heartbeat: duration,
+    publishTimeout: duration,
+  }),
+  mysql: z.object({ url: z.string().regex(/^mysql:\/\//, 'must start with mysql://'), poolSize: positiveInt }),
+  delayLevels,
+  orderPaymentTimeouts: paymentTimeouts,
+  closer: z.object({
+    prefetch: positiveInt,
+    batchSize: positiveInt,
+    maxAttempts: positiveInt,
+    deliveryLimit: positiveInt,
+  }),
+  outbox: z.object({ relayInterval: duration, claimFor: duration, batchSize: positiveInt, retainSent: duration }),
+  sweeper: z.object({ interval: duration, grace: duration, batchSize: positiveInt }),
+  shutdown: z.object({ timeout: duration }),
+  log: z.object({ level: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']) }),
+});
+
+export class ConfigError extends Error {}
+
+const BODY_LIMIT = /^(\d+)\s*(b|kb|mb)$/i;
+function parseBytes(text: string): number {
+  const match = BODY_LIMIT.exec(text.trim());
+  if (!match) throw new ConfigError(`Invalid configuration: http.bodyLimit: "${text}" is not a size like 100kb`);
+  const factor = { b: 1, kb: 1024, mb: 1024 * 1024 }[match[2]!.toLowerCase() as 'b' | 'kb' | 'mb'];
+  return Number(match[1]) * factor;
+}
+
+/** Validates raw configuration (node-config's merged object); throws a ConfigError naming each bad key. */
+export function parseConfig(raw: unknown): AppConfig {
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path.join('.');
+      const top = issue.path[0] === 'orderPaymentTimeouts' ? 'orderPaymentTimeouts' : key;
+      const env = ENV_NAMES[key] ?? ENV_NAMES[top];
+      return `  ${key}${env ? ` (${env})` : ''}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return { ...result.data, http: { ...result.data.http, bodyLimit: parseBytes(result.data.http.bodyLimit) } };
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
+/** Raw overrides as they would appear in a config file (durations may be strings). */
+export type ConfigOverrides = DeepPartial<Record<string, unknown>>;
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object'
+        ? merge(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}
+
+/** Loads `config/` (node-config layout, env vars included), applies overrides, validates. */
+export function loadConfig(overrides: ConfigOverrides = {}): AppConfig {
+  process.env.NODE_CONFIG_DIR ??= path.join(__dirname, '..', 'config');
+  process.env.SUPPRESS_NO_CONFIG_WARNING = 'y';
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeConfig = require('config') as { util: { toObject(o?: unknown): Record<string, unknown> } };
+  const raw = nodeConfig.util.toObject();
+  return parseConfig(merge(raw, overrides as Record<string, unknown>));
+}
+
+/** A URL with its password replaced, fit for logs and error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

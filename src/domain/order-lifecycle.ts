@@ -1,0 +1,48 @@
+export const ORDER_STATUSES = ['PENDING_PAYMENT', 'PAID', 'SHIPPED', 'COMPLETED', 'CANCELLED', 'CLOSED'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export const ORDER_EVENTS = ['pay', 'cancel', 'timeout', 'ship', 'complete'] as const;
+export type OrderEvent = (typeof ORDER_EVENTS)[number];
+
+/** Who caused a transition; stored in `order_events.source`. */
+export const EVENT_SOURCES = ['http', 'timeout', 'sweeper', 'read', 'cli'] as const;
+export type EventSource = (typeof EVENT_SOURCES)[number];
+
+export interface Transition {
+  from: OrderStatus;
+  event: OrderEvent;
+  to: OrderStatus;
+  /** `release`: the order's items go back to stock, exactly once (the compare-and-set guarantees it). */
+  stock: 'keep' | 'release';
+  /** Where the payment deadline must stand for the transition to be legal. */
+  deadline: 'before' | 'after' | 'any';
+  /** The orders column stamped with the transition time, if any. */
+  stamps?: 'paid_at' | 'closed_at' | 'shipped_at' | 'completed_at';
+}
+
+/** The whole order lifecycle. Every (state, event) pair not listed is illegal. */
+export const TRANSITIONS: readonly Transition[] = [
+  { from: 'PENDING_PAYMENT', event: 'pay', to: 'PAID', stock: 'keep', deadline: 'before', stamps: 'paid_at' },
+  { from: 'PENDING_PAYMENT', event: 'cancel', to: 'CANCELLED', stock: 'release', deadline: 'before', stamps: 'closed_at' },
+  { from: 'PENDING_PAYMENT', event: 'timeout', to: 'CLOSED', stock: 'release', deadline: 'after', stamps: 'closed_at' },
+  { from: 'PAID', event: 'ship', to: 'SHIPPED', stock: 'keep', deadline: 'any', stamps: 'shipped_at' },
+  { from: 'SHIPPED', event: 'complete', to: 'COMPLETED', stock: 'keep', deadline: 'any', stamps: 'completed_at' },
+];
+
+export function findTransition(from: OrderStatus, event: OrderEvent): Transition | undefined {
+  return TRANSITIONS.find((t) => t.from === from && t.event === event);
+}
+
+export function canTransition(from: OrderStatus, event: OrderEvent): boolean {
+  return findTransition(from, event) !== undefined;
+}
+
+/** The transition an event always uses, whatever the current state (each event has exactly one `from`). */
+export function transitionFor(event: OrderEvent): Transition {
+  const found = TRANSITIONS.find((t) => t.event === event);
+  if (!found) throw new Error(`no transition for event ${event}`);
+  return found;
+}
+
+/** States whose items count as sold, for stock conservation. */
+export const SOLD_STATUSES: readonly OrderStatus[] = ['PAID', 'SHIPPED', 'COMPLETED'];

@@ -1,0 +1,31 @@
+/** Stable problem types; the HTTP layer turns them into `urn:order-timeout:problem:<type>`. */
+export type ProblemType =
+  | 'bad-request'
+  | 'not-found'
+  | 'duplicate-sku'
+  | 'insufficient-stock'
+  | 'illegal-transition'
+  | 'payment-window-ended'
+  | 'payment-ref-mismatch'
+  | 'idempotency-key-reused'
+  | 'payload-too-large'
+  | 'unsupported-media-type'
+  | 'not-ready'
+  | 'internal';
+
+/** The one error type the application throws on purpose; `status` is the HTTP status it maps to. */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: ProblemType,
+    readonly title: string,
+    readonly detail: string,
+    /** Extra members of the problem body, e.g. which products are short. */
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail);
+  }
+}
+
+export const notFound = (what: string, id: string) =>
+  new AppError(404, 'not-found', 'Not found', `${what} ${id} does not exist`);

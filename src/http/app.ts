@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import type { Registry } from 'prom-client';
+import { AppError } from '../errors';
+import { logger } from '../log';
+import type { OrderContext } from '../orders/order-context';
+import { problemHandler } from './problem';
+import { orderRoutes } from './routes';
+
+/** What the HTTP layer needs besides the order use cases. */
+export interface HttpDeps {
+  orders: OrderContext;
+  /** Largest accepted body in bytes. */
+  bodyLimit: number;
+  /** Resolves to the names of unreachable dependencies (empty when ready). */
+  readiness: () => Promise<string[]>;
+  metrics: Registry;
+  /** Observes each request's duration, labelled by route pattern and status. */
+  observeRequest?: (route: string, method: string, status: number, seconds: number) => void;
+}
+
+export function createHttpApp(deps: HttpDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    const incoming = req.get('X-Request-Id');
+    res.locals.requestId = incoming && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    res.set('X-Request-Id', res.locals.requestId);
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      deps.observeRequest?.(route, req.method, res.statusCode, seconds);
+      logger.http('request', {
+        requestId: res.locals.requestId,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        ms: Math.round(seconds * 1000),
+        ...(res.locals.orderId ? { orderId: res.locals.orderId } : {}),
+      });
+    });
+    next();
+  });
+
+  app.use(express.json({ limit: deps.bodyLimit, type: ['application/json', 'application/*+json'], strict: true }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const down = await deps.readiness();
+    res.status(down.length === 0 ? 200 : 503).json({ status: down.length === 0 ? 'ready' : 'not ready', down });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.contentType).send(await deps.metrics.metrics());
+  });
+
+  app.use(orderRoutes(deps.orders));
+  app.use((req, _res) => {
+    throw new AppError(404, 'not-found', 'Not found', `no route ${req.method} ${req.path}`);
+  });
+  app.use(problemHandler);
+  return app;
+}

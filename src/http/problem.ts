@@ -1,0 +1,39 @@
+import type { ErrorRequestHandler } from 'express';
+import { AppError, type ProblemType } from '../errors';
+import { logger } from '../log';
+
+const problemUri = (type: ProblemType) => `urn:order-timeout:problem:${type}`;
+
+/** body-parser's error types, mapped to ours. */
+const BODY_ERRORS: Record<string, { status: number; type: ProblemType; title: string }> = {
+  'entity.too.large': { status: 413, type: 'payload-too-large', title: 'Payload too large' },
+  'entity.parse.failed': { status: 400, type: 'bad-request', title: 'Malformed JSON' },
+  'encoding.unsupported': { status: 415, type: 'unsupported-media-type', title: 'Unsupported encoding' },
+  'charset.unsupported': { status: 415, type: 'unsupported-media-type', title: 'Unsupported charset' },
+  'request.aborted': { status: 400, type: 'bad-request', title: 'Request aborted' },
+  'request.size.invalid': { status: 400, type: 'bad-request', title: 'Request size mismatch' },
+  'stream.encoding.set': { status: 400, type: 'bad-request', title: 'Bad request stream' },
+};
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const bodyError = BODY_ERRORS[(err as { type?: string }).type ?? ''];
+  if (bodyError) {
+    const detail = bodyError.status === 413 ? `request body is larger than the limit` : (err as Error).message;
+    return new AppError(bodyError.status, bodyError.type, bodyError.title, detail);
+  }
+  return new AppError(500, 'internal', 'Internal error', 'the request could not be completed; it has been logged');
+}
+
+/** The one place errors become `application/problem+json` (RFC 9457). */
+export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  const problem = toAppError(err);
+  const meta = { requestId: res.locals.requestId, method: req.method, path: req.path, status: problem.status };
+  if (problem.status >= 500) logger.error('request failed', { ...meta, err: err instanceof Error ? err.stack : String(err) });
+  else logger.info('request rejected', { ...meta, type: problem.type, detail: problem.detail });
+  if (res.headersSent) return;
+  res
+    .status(problem.status)
+    .type('application/problem+json')
+    .send(JSON.stringify({ type: problemUri(problem.type), title: problem.title, status: problem.status, detail: problem.detail, ...problem.extra }));
+};

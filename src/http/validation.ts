@@ -1,0 +1,59 @@
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import { AppError } from '../errors';
+
+const id = z.union([z.string().regex(/^[1-9]\d{0,18}$/, 'must be a positive integer id'), z.number().int().positive().max(Number.MAX_SAFE_INTEGER)]).transform(String);
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+
+export const productBody = z.object({
+  sku: text(64),
+  name: text(255),
+  category: text(64),
+  priceCents: z.number().int().min(0).max(1_000_000_000),
+  stock: z.number().int().min(0).max(1_000_000_000),
+});
+
+export const orderBody = z.object({
+  customerId: text(64),
+  items: z
+    .array(z.object({ productId: id, quantity: z.number().int().min(1).max(10_000) }))
+    .min(1, 'an order needs at least one item')
+    .max(100, 'an order has at most 100 items')
+    .refine((items) => new Set(items.map((i) => i.productId)).size === items.length, 'each productId may appear once; add up the quantities'),
+});
+
+export const payBody = z.object({ paymentRef: text(128) });
+
+/** Parses a request body or throws a 400 that lists every problem with its path. */
+export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+  throw new AppError(400, 'bad-request', 'Invalid request body', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+}
+
+const ID_PATTERN = /^[1-9]\d{0,18}$/;
+
+/** A path id that cannot exist is simply not found. */
+export function pathId(value: unknown, what: string): string {
+  const text = String(value);
+  if (!ID_PATTERN.test(text)) throw new AppError(404, 'not-found', 'Not found', `${what} ${text.slice(0, 40)} does not exist`);
+  return text;
+}
+
+const hasBody = (headers: Record<string, unknown>) =>
+  headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+
+/** 415 for a body that is not JSON; with `required`, a missing body is a 400 (or 415 when its type is wrong). */
+export function jsonOnly(required: boolean): RequestHandler {
+  return (req, _res, next) => {
+    const isJson = req.is(['application/json', 'application/*+json']);
+    if (hasBody(req.headers) && !isJson) {
+      throw new AppError(415, 'unsupported-media-type', 'Unsupported media type', `send the body as application/json (got ${req.headers['content-type'] ?? 'no content type'})`);
+    }
+    if (required && !hasBody(req.headers)) {
+      throw new AppError(400, 'bad-request', 'Missing body', 'this route needs a JSON body');
+    }
+    next();
+  };
+}

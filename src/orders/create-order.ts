@@ -1,0 +1,108 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { AppError } from '../errors';
+import { paymentWindow } from '../domain/payment-window';
+import { findProducts, takeStock } from '../db/products-repo';
+import { insertOrder, type OrderItem } from '../db/orders-repo';
+import { insertOutbox, type OutboxMessage } from '../db/outbox-repo';
+import { findIdempotentResponse, reserveIdempotencyKey, storeIdempotentResponse } from '../db/idempotency-repo';
+import { encodeTimeoutMessage } from '../domain/timeout-message';
+import type { OrderContext } from './order-context';
+import { toOrderJson } from './order-json';
+
+export interface CreateOrderInput {
+  customerId: string;
+  items: { productId: string; quantity: number }[];
+}
+
+export interface CreateOrderResult {
+  status: number;
+  /** The JSON response body, exactly as first sent when replayed. */
+  body: string;
+  replayed: boolean;
+}
+
+export const TIMEOUT_MESSAGE_KIND = 'order.timeout';
+
+/** Key order does not change a body's meaning, so it does not change its hash either. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Creates an order: takes the stock of every item or none, and writes the order with its timeout message
+ * (outbox) in one transaction. With an idempotency key, the same key and body return the first response.
+ */
+export async function createOrder(ctx: OrderContext, input: CreateOrderInput, idempotencyKey?: string): Promise<CreateOrderResult> {
+  const requestHash = createHash('sha256').update(canonicalJson(input)).digest('hex');
+  let scheduled: OutboxMessage | undefined;
+  try {
+    const body = await ctx.db.transaction(async (trx) => {
+      const now = ctx.now();
+      if (idempotencyKey) await reserveIdempotencyKey(trx, idempotencyKey, requestHash, now);
+
+      const products = await findProducts(trx, input.items.map((i) => i.productId));
+      const missing = input.items.filter((i) => !products.has(i.productId)).map((i) => i.productId);
+      if (missing.length > 0) {
+        throw new AppError(404, 'not-found', 'Unknown product', `product ${missing.join(', ')} does not exist`, { productIds: missing });
+      }
+
+      const quantities = new Map(input.items.map((i) => [i.productId, i.quantity]));
+      if (!(await takeStock(trx, quantities, now))) {
+        const current = await findProducts(trx, [...quantities.keys()]);
+        const shortages = input.items
+          .filter((i) => current.get(i.productId)!.stock < i.quantity)
+          .map((i) => ({ productId: i.productId, requested: i.quantity, available: current.get(i.productId)!.stock }));
+        throw new AppError(409, 'insufficient-stock', 'Insufficient stock', `not enough stock for product ${shortages.map((s) => s.productId).join(', ')}; nothing was taken`, { shortages });
+      }
+
+      const items: OrderItem[] = input.items.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPriceCents: products.get(i.productId)!.priceCents }));
+      const windowMs = paymentWindow(input.items.map((i) => products.get(i.productId)!.category), ctx.paymentTimeouts);
+      const order = await insertOrder(
+        trx,
+        {
+          customerId: input.customerId,
+          items,
+          totalCents: items.reduce((sum, i) => sum + i.unitPriceCents * i.quantity, 0),
+          expiresAt: new Date(now.getTime() + windowMs),
+        },
+        now,
+      );
+      scheduled = await insertOutbox(
+        trx,
+        {
+          messageId: randomUUID(),
+          kind: TIMEOUT_MESSAGE_KIND,
+          orderId: order.id,
+          payload: encodeTimeoutMessage({ orderId: order.id, expiresAt: order.expiresAt.toISOString(), attempt: 0 }).toString(),
+        },
+        ctx.processId,
+        now,
+        ctx.claimForMs,
+      );
+      const json = JSON.stringify(toOrderJson(order));
+      if (idempotencyKey) await storeIdempotentResponse(trx, idempotencyKey, 201, order.id, json);
+      return json;
+    });
+    if (scheduled) ctx.onScheduled?.(scheduled);
+    return { status: 201, body, replayed: false };
+  } catch (err) {
+    if (idempotencyKey && (err as { code?: string }).code === 'ER_DUP_ENTRY') {
+      return replayIdempotent(ctx, idempotencyKey, requestHash);
+    }
+    throw err;
+  }
+}
+
+async function replayIdempotent(ctx: OrderContext, key: string, requestHash: string): Promise<CreateOrderResult> {
+  const stored = await findIdempotentResponse(ctx.db, key);
+  if (!stored) throw new AppError(409, 'idempotency-key-reused', 'Request in progress', `a request with Idempotency-Key ${key} is still in progress; retry`);
+  if (stored.requestHash !== requestHash) {
+    throw new AppError(422, 'idempotency-key-reused', 'Idempotency key reused', `Idempotency-Key ${key} was already used with a different request body`);
+  }
+  return { status: stored.statusCode, body: stored.body, replayed: true };
+}

@@ -1,0 +1,57 @@
+import { AppError, notFound } from '../errors';
+import { SOLD_STATUSES, transitionFor, type EventSource, type OrderEvent } from '../domain/order-lifecycle';
+import { applyTransition, closeDueOrders, findOrder, listOrderEvents, type Order, type OrderEventRecord } from '../db/orders-repo';
+import { retryOnConflict } from '../db/retry';
+import type { OrderContext } from './order-context';
+
+/**
+ * Closes the order if it is PENDING_PAYMENT past its deadline, so nobody ever sees, pays or ships an
+ * expired order as pending. Returns the order as it now stands.
+ */
+async function settleDeadline(ctx: OrderContext, order: Order, source: EventSource): Promise<Order> {
+  const now = ctx.now();
+  if (order.status !== 'PENDING_PAYMENT' || order.expiresAt.getTime() > now.getTime()) return order;
+  const closed = await retryOnConflict(() => closeDueOrders(ctx.db, { orderIds: [order.id], source, now }));
+  if (closed.length > 0) ctx.onClosed?.(closed, source);
+  return (await findOrder(ctx.db, order.id))!;
+}
+
+export async function readOrder(ctx: OrderContext, id: string): Promise<Order> {
+  const order = await findOrder(ctx.db, id);
+  if (!order) throw notFound('order', id);
+  return settleDeadline(ctx, order, 'read');
+}
+
+export async function readOrderEvents(ctx: OrderContext, id: string): Promise<OrderEventRecord[]> {
+  await readOrder(ctx, id);
+  return listOrderEvents(ctx.db, id);
+}
+
+/** Options for {@link changeOrder}. */
+export interface ChangeOptions {
+  /** Who asks (default `http`). */
+  source?: EventSource;
+  /** Required with `pay`; paying again with the same ref is a no-op success. */
+  paymentRef?: string;
+}
+
+/** Applies a buyer/merchant event (pay, cancel, ship, complete); 409 when the order's state forbids it. */
+export async function changeOrder(ctx: OrderContext, id: string, event: Exclude<OrderEvent, 'timeout'>, opts: ChangeOptions = {}): Promise<Order> {
+  const transition = transitionFor(event);
+  const applied = await retryOnConflict(() =>
+    applyTransition(ctx.db, { orderId: id, transition, source: opts.source ?? 'http', now: ctx.now(), paymentRef: opts.paymentRef }),
+  );
+  const found = await findOrder(ctx.db, id);
+  if (!found) throw notFound('order', id);
+  if (applied) return found;
+
+  const order = await settleDeadline(ctx, found, 'read');
+  if (event === 'pay' && SOLD_STATUSES.includes(order.status)) {
+    if (order.paymentRef === opts.paymentRef) return order;
+    throw new AppError(409, 'payment-ref-mismatch', 'Already paid', `order ${id} was already paid with another paymentRef`, { status: order.status });
+  }
+  if (found.status === 'PENDING_PAYMENT' && order.status === 'CLOSED') {
+    throw new AppError(409, 'payment-window-ended', 'Payment window ended', `order ${id} passed its deadline ${order.expiresAt.toISOString()} and is closed`, { status: order.status });
+  }
+  throw new AppError(409, 'illegal-transition', 'Illegal transition', `cannot ${event} an order that is ${order.status}`, { status: order.status, event });
+}

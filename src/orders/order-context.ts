@@ -1,0 +1,20 @@
+import type { Knex } from 'knex';
+import type { OutboxMessage } from '../db/outbox-repo';
+import type { PaymentTimeouts } from '../domain/payment-window';
+
+/** What the order use cases need from the running service. */
+export interface OrderContext {
+  db: Knex;
+  /** Payment window per category, in ms. */
+  paymentTimeouts: PaymentTimeouts;
+  /** The clock; every timestamp the service writes comes from it. */
+  now: () => Date;
+  /** Names this process in outbox claims. */
+  processId: string;
+  /** How long a freshly written outbox row stays claimed by this process. */
+  claimForMs: number;
+  /** Called after commit with the new order's timeout message, to publish it at once. */
+  onScheduled?: (message: OutboxMessage) => void;
+  /** Called after orders were closed (any source), e.g. for metrics. */
+  onClosed?: (closed: { id: string; expiresAt: Date; closedAt: Date }[], source: string) => void;
+}

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+
+const MYSQL_BASE = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/order_timeout_test';
+const AMQP_BASE = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const MANAGEMENT = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
+
+const suffix = () => randomBytes(4).toString('hex');
+
+function serverOf(url: string) {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password) };
+}
+
+/** A database of its own for one test file; the service creates and migrates it. */
+export function scratchDatabaseUrl(): string {
+  const u = new URL(MYSQL_BASE);
+  u.pathname = `/ot_test_${suffix()}`;
+  return u.toString();
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const conn = await mysql.createConnection(serverOf(url));
+  try {
+    await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Calls the RabbitMQ management API (credentials from the URL). */
+export async function management(path: string, init: { method?: string; body?: unknown } = {}): Promise<unknown> {
+  const base = new URL(MANAGEMENT);
+  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64');
+  const res = await fetch(`${base.protocol}//${base.host}/api${path}`, {
+    method: init.method ?? 'GET',
+    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json' },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  if (!res.ok && res.status !== 404) throw new Error(`management ${init.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`);
+  if (res.status === 404) return undefined;
+  const text = await res.text();
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** A vhost of its own for one test file, with guest allowed in; returns the AMQP URL for it. */
+export async function scratchVhost(): Promise<{ vhost: string; url: string }> {
+  const vhost = `ot-test-${suffix()}`;
+  await management(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'PUT', body: {} });
+  const user = decodeURIComponent(new URL(AMQP_BASE).username || 'guest');
+  await management(`/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
+  const u = new URL(AMQP_BASE);
+  u.pathname = `/${encodeURIComponent(vhost)}`;
+  return { vhost, url: u.toString() };
+}
+
+export async function deleteVhost(vhost: string): Promise<void> {
+  await management(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'DELETE' });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}

@@ -1,0 +1,69 @@
+import { loadConfig, type AppConfig, type ConfigOverrides } from '../../src/config';
+import { startService, type ServiceHandle } from '../../src/main';
+import { deleteVhost, dropDatabase, scratchDatabaseUrl, scratchVhost } from './scratch';
+
+export interface TestService extends ServiceHandle {
+  config: AppConfig;
+  baseUrl: string;
+  vhost: string;
+  /** JSON request against the running service; returns status, headers and the parsed body. */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  /** Stops the service and drops its scratch database and vhost. */
+  destroy(): Promise<void>;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+}
+
+/** Starts the whole service on a scratch database and vhost, on a free port. */
+export async function startTestService(overrides: ConfigOverrides = {}): Promise<TestService> {
+  const dbUrl = scratchDatabaseUrl();
+  const { vhost, url: amqpUrl } = await scratchVhost();
+  const config = loadConfig({
+    http: { port: 0 },
+    mysql: { url: dbUrl },
+    amqp: { url: amqpUrl },
+    ...overrides,
+  });
+  const handle = await startService(config);
+  const baseUrl = `http://127.0.0.1:${handle.port}`;
+  let stopped = false;
+  return {
+    ...handle,
+    config,
+    baseUrl,
+    vhost,
+    async api(method, path, body, headers = {}) {
+      const res = await fetch(baseUrl + path, {
+        method,
+        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* not JSON: keep the text */
+      }
+      return { status: res.status, headers: res.headers, body: parsed };
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await handle.stop();
+    },
+    async destroy() {
+      if (!stopped) {
+        stopped = true;
+        await handle.stop();
+      }
+      await dropDatabase(dbUrl);
+      await deleteVhost(vhost);
+    },
+  };
+}

@@ -9,6 +9,12 @@ import { createHttpApp } from './http/app';
 import { errorMessage, logger, setLogLevel } from './log';
 import { createMetrics } from './metrics';
 import type { OrderContext } from './orders/order-context';
+import { startSweeper } from './jobs/sweeper';
+import { checkTopologyAtStart, connectBroker } from './messaging/broker';
+import { Closer } from './messaging/closer';
+import { OutboxRelay } from './messaging/outbox-relay';
+import { Publisher } from './messaging/publisher';
+import { buildTopology } from './messaging/topology';
 
 /** A running service; `stop` drains it. */
 export interface ServiceHandle {
@@ -18,27 +24,74 @@ export interface ServiceHandle {
   stop(): Promise<void>;
 }
 
-/** Wires and starts everything: migrations, HTTP API. */
+/**
+ * Wires and starts everything in one process: migrations, RabbitMQ topology, HTTP API, timeout closer,
+ * outbox relay and sweeper.
+ */
 export async function startService(config: AppConfig): Promise<ServiceHandle> {
   setLogLevel(config.log.level);
   logger.info('starting', { mysql: redactUrl(config.mysql.url), amqp: redactUrl(config.amqp.url) });
+  const topology = buildTopology({ levels: config.delayLevels, deliveryLimit: config.closer.deliveryLimit });
   await migrateDatabase(config.mysql);
+  await checkTopologyAtStart(config.amqp.url, topology);
+
   const db = connectDatabase(config.mysql);
   const metrics = createMetrics();
+  const now = () => new Date();
+  const processId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   let draining = false;
+
+  const connection = connectBroker({ url: config.amqp.url, heartbeatMs: config.amqp.heartbeat });
+  const publisher = new Publisher(connection, topology, config.amqp.publishTimeout);
+  const relay = new OutboxRelay({
+    db,
+    publisher,
+    levels: config.delayLevels,
+    processId,
+    claimForMs: config.outbox.claimFor,
+    intervalMs: config.outbox.relayInterval,
+    batchSize: config.outbox.batchSize,
+    retainSentMs: config.outbox.retainSent,
+    now,
+  });
+  const closer = new Closer({
+    db,
+    connection,
+    publisher,
+    topology,
+    levels: config.delayLevels,
+    prefetch: config.closer.prefetch,
+    batchSize: config.closer.batchSize,
+    maxAttempts: config.closer.maxAttempts,
+    now,
+    observer: metrics.closer,
+  });
 
   const orders: OrderContext = {
     db,
     paymentTimeouts: config.orderPaymentTimeouts,
-    now: () => new Date(),
-    processId: `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    now,
+    processId,
     claimForMs: config.outbox.claimFor,
-    onClosed: (closed, source) => metrics.countClosed(closed.length, source),
+    onScheduled: (message) => relay.publishNow([message]),
+    onClosed: (closed, source) => metrics.countClosed(closed, source),
   };
+
+  relay.start();
+  closer.start();
+  const sweeper = startSweeper({
+    db,
+    now,
+    graceMs: config.sweeper.grace,
+    batchSize: config.sweeper.batchSize,
+    intervalMs: config.sweeper.interval,
+    onClosed: (closed) => metrics.countClosed(closed, 'sweeper'),
+  });
 
   const readiness = async () => {
     const down: string[] = [];
     if (draining) down.push('draining');
+    if (!connection.isConnected()) down.push('broker');
     try {
       await db.raw('SELECT 1');
     } catch {
@@ -62,7 +115,14 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     orders,
     async stop() {
       draining = true;
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await serverClosed;
+      await closer.stop();
+      await sweeper.stop();
+      await relay.stop();
+      await publisher.close();
+      await connection.close();
       await db.destroy();
       logger.info('stopped');
     },

@@ -49,6 +49,8 @@ export function knexConfig(options: DatabaseOptions): Knex.Config {
       dateStrings: false,
       charset: 'utf8mb4',
     },
+    // Fail fast when the database is down: callers back off and retry on their own terms.
+    acquireConnectionTimeout: 5_000,
     pool: {
       min: 0,
       max: options.poolSize ?? 10,

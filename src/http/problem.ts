@@ -35,5 +35,6 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   res
     .status(problem.status)
     .type('application/problem+json')
-    .send(JSON.stringify({ type: problemUri(problem.type), title: problem.title, status: problem.status, detail: problem.detail, ...problem.extra }));
+    // Extra members first: they must never overwrite the standard ones (`status` is the HTTP status).
+    .send(JSON.stringify({ ...problem.extra, type: problemUri(problem.type), title: problem.title, status: problem.status, detail: problem.detail }));
 };

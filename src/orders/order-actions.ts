@@ -48,10 +48,10 @@ export async function changeOrder(ctx: OrderContext, id: string, event: Exclude<
   const order = await settleDeadline(ctx, found, 'read');
   if (event === 'pay' && SOLD_STATUSES.includes(order.status)) {
     if (order.paymentRef === opts.paymentRef) return order;
-    throw new AppError(409, 'payment-ref-mismatch', 'Already paid', `order ${id} was already paid with another paymentRef`, { status: order.status });
+    throw new AppError(409, 'payment-ref-mismatch', 'Already paid', `order ${id} was already paid with another paymentRef`, { orderStatus: order.status });
   }
   if (found.status === 'PENDING_PAYMENT' && order.status === 'CLOSED') {
-    throw new AppError(409, 'payment-window-ended', 'Payment window ended', `order ${id} passed its deadline ${order.expiresAt.toISOString()} and is closed`, { status: order.status });
+    throw new AppError(409, 'payment-window-ended', 'Payment window ended', `order ${id} passed its deadline ${order.expiresAt.toISOString()} and is closed`, { orderStatus: order.status });
   }
-  throw new AppError(409, 'illegal-transition', 'Illegal transition', `cannot ${event} an order that is ${order.status}`, { status: order.status, event });
+  throw new AppError(409, 'illegal-transition', 'Illegal transition', `cannot ${event} an order that is ${order.status}`, { orderStatus: order.status, event });
 }

@@ -1,0 +1,72 @@
+import type { Knex } from 'knex';
+import { closeDueOrders, type ClosedOrder } from '../db/orders-repo';
+import { retryOnConflict } from '../db/retry';
+import type { EventSource } from '../domain/order-lifecycle';
+import { errorMessage, logger } from '../log';
+
+/** Options for {@link sweepOverdueOrders}. */
+export interface SweepOptions {
+  db: Knex;
+  now: () => Date;
+  /** How far past its deadline an order must be (ms). */
+  graceMs: number;
+  /** Orders per transaction. */
+  batchSize: number;
+  /** Recorded in order_events (default `sweeper`). */
+  source?: EventSource;
+}
+
+/**
+ * Closes every PENDING_PAYMENT order past its deadline plus the grace, batch by batch. Rows another
+ * sweeper holds are skipped, so several processes share the work without doing it twice.
+ */
+export async function sweepOverdueOrders(opts: SweepOptions): Promise<ClosedOrder[]> {
+  const all: ClosedOrder[] = [];
+  for (;;) {
+    const closed = await retryOnConflict(() =>
+      closeDueOrders(opts.db, { source: opts.source ?? 'sweeper', now: opts.now(), graceMs: opts.graceMs, limit: opts.batchSize }),
+    );
+    all.push(...closed);
+    if (closed.length < opts.batchSize) return all;
+  }
+}
+
+/** The overdue orders a sweep would close, without closing them. */
+export async function findOverdueOrders(opts: Omit<SweepOptions, 'batchSize'> & { limit: number }): Promise<{ id: string; expiresAt: Date }[]> {
+  const cutoff = new Date(opts.now().getTime() - opts.graceMs);
+  const rows: { id: number | string; expires_at: Date }[] = await opts.db('orders')
+    .select('id', 'expires_at')
+    .where({ status: 'PENDING_PAYMENT' })
+    .andWhere('expires_at', '<=', cutoff)
+    .orderBy('expires_at')
+    .limit(opts.limit);
+  return rows.map((r) => ({ id: String(r.id), expiresAt: r.expires_at }));
+}
+
+/** Runs the sweep every `intervalMs`; anything it finds means timeout messages went missing, so it warns. */
+export function startSweeper(opts: SweepOptions & { intervalMs: number; onClosed?: (closed: ClosedOrder[]) => void }): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= sweepOverdueOrders(opts)
+      .then((closed) => {
+        if (closed.length === 0) return;
+        opts.onClosed?.(closed);
+        logger.warn('sweeper closed overdue orders: their timeout messages were late or lost', {
+          count: closed.length,
+          orderIds: closed.slice(0, 20).map((c) => c.id),
+        });
+        return;
+      })
+      .catch((err) => {
+        logger.warn('sweep failed; next round will retry', { err: errorMessage(err) });
+      })
+      .finally(() => (running = undefined));
+  }, opts.intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,264 @@
+import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Knex } from 'knex';
+import { backoffLevel, planDelay, type DelayLevel } from '../domain/delay-plan';
+import { transitionFor } from '../domain/order-lifecycle';
+import { parseTimeoutMessage, type TimeoutMessage } from '../domain/timeout-message';
+import { closeDueOrders, type ClosedOrder } from '../db/orders-repo';
+import { isConnectionError, retryOnConflict } from '../db/retry';
+import { errorMessage, logger } from '../log';
+import { reconnectOnChannelLoss } from './broker';
+import { parkMessage } from './park';
+import type { Publisher } from './publisher';
+import { delayTimeout } from './schedule-timeout';
+import { assertTopology, TIMEOUT_QUEUE, type Topology } from './topology';
+
+/** What the closer reports, for metrics. All optional. */
+export interface CloserObserver {
+  closed?(orders: ClosedOrder[]): void;
+  skipped?(status: string): void;
+  parked?(reason: string): void;
+  rescheduled?(why: 'early' | 'retry'): void;
+  batch?(size: number, seconds: number): void;
+}
+
+/** Options for {@link Closer}. */
+export interface CloserOptions {
+  db: Knex;
+  connection: AmqpConnectionManager;
+  publisher: Publisher;
+  topology: Topology;
+  levels: readonly DelayLevel[];
+  /** Unacknowledged messages held at once. */
+  prefetch: number;
+  /** Most orders closed in one transaction. */
+  batchSize: number;
+  /** Failed attempts (database down, unexpected errors) before a message is parked. */
+  maxAttempts: number;
+  now: () => Date;
+  observer?: CloserObserver;
+}
+
+interface Delivery {
+  channel: Channel;
+  msg: ConsumeMessage;
+  message: TimeoutMessage;
+  messageId: string;
+  done: () => void;
+}
+
+const PENDING = transitionFor('timeout').from;
+
+/**
+ * Consumes `order.timeout`. Each message is acknowledged only once its outcome is durable: the order closed
+ * (committed), found not pending (no-op), sent on to a later level, or parked with a reason.
+ * Due orders are closed in batches: whatever arrived while the previous transaction ran goes in the next.
+ */
+export class Closer {
+  private channel?: ChannelWrapper;
+  private readonly queue: Delivery[] = [];
+  private processing?: Promise<void>;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly consumers = new Map<Channel, string>();
+  private stopping = false;
+
+  constructor(private readonly opts: CloserOptions) {}
+
+  start(): void {
+    this.channel = this.opts.connection.createChannel({
+      name: 'closer',
+      setup: (channel: Channel) => this.subscribe(channel),
+    });
+    this.channel.on('error', (err) => logger.error('closer channel setup failed', { err: errorMessage(err) }));
+  }
+
+  private async subscribe(channel: Channel): Promise<void> {
+    if (this.stopping) return;
+    reconnectOnChannelLoss(channel, this.opts.connection, 'closer', () => this.stopping);
+    channel.on('close', () => this.consumers.delete(channel));
+    await assertTopology(channel, this.opts.topology);
+    await channel.prefetch(this.opts.prefetch);
+    const { consumerTag } = await channel.consume(
+      TIMEOUT_QUEUE,
+      (msg) => {
+        if (msg) this.track(this.handle(channel, msg));
+        else this.onCancelled(channel);
+      },
+      { noAck: false },
+    );
+    this.consumers.set(channel, consumerTag);
+    logger.info('closer consuming', { queue: TIMEOUT_QUEUE, prefetch: this.opts.prefetch });
+  }
+
+  /** The broker cancelled the consumer (queue deleted): resubscribe, which re-declares the queue. */
+  private onCancelled(channel: Channel): void {
+    this.consumers.delete(channel);
+    if (this.stopping) return;
+    logger.warn('closer consumer cancelled by the broker; resubscribing', { queue: TIMEOUT_QUEUE });
+    setTimeout(() => {
+      this.subscribe(channel).catch((err) => {
+        logger.error('closer resubscribe failed', { err: errorMessage(err) });
+      });
+    }, 1000).unref();
+  }
+
+  private track(work: Promise<void>): void {
+    const guarded = work.catch((err) => {
+        logger.error('closer failed on a message', { err: errorMessage(err) });
+      });
+    this.inFlight.add(guarded);
+    void guarded.finally(() => this.inFlight.delete(guarded));
+  }
+
+  private async handle(channel: Channel, msg: ConsumeMessage): Promise<void> {
+    const messageId = msg.properties.messageId ? String(msg.properties.messageId) : '';
+    const parsed = parseTimeoutMessage(msg.content);
+    if (!parsed.ok) return this.park(channel, msg, `invalid message: ${parsed.reason}`, 'invalid');
+    await new Promise<void>((done) => {
+      this.queue.push({ channel, msg, message: parsed.message, messageId, done });
+      this.processing ??= this.processQueue().finally(() => (this.processing = undefined));
+    });
+  }
+
+  private async processQueue(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.opts.batchSize);
+      try {
+        await this.processBatch(batch);
+      } finally {
+        batch.forEach((d) => d.done());
+      }
+    }
+  }
+
+  /** Sorts a batch by what the database says of each order, then closes the due ones in one transaction. */
+  private async processBatch(batch: Delivery[]): Promise<void> {
+    const { db, now } = this.opts;
+    let orders: Map<string, { status: string; expires_at: Date }>;
+    try {
+      const ids = [...new Set(batch.map((d) => d.message.orderId))];
+      const rows: { id: number | string; status: string; expires_at: Date }[] = await db('orders').select('id', 'status', 'expires_at').whereIn('id', ids);
+      orders = new Map(rows.map((r) => [String(r.id), r]));
+    } catch (err) {
+      await Promise.all(batch.map((d) => this.retryLater(d, err)));
+      return;
+    }
+    const at = now();
+    const due: Delivery[] = [];
+    for (const d of batch) {
+      const order = orders.get(d.message.orderId);
+      if (!order) {
+        this.track(this.park(d.channel, d.msg, `unknown order ${d.message.orderId}`, 'unknown-order'));
+      } else if (order.status !== PENDING) {
+        this.opts.observer?.skipped?.(order.status);
+        logger.debug('timeout skipped', { orderId: d.message.orderId, messageId: d.messageId, status: order.status });
+        ack(d);
+      } else if (order.expires_at.getTime() > at.getTime()) {
+        this.track(this.notYetDue(d, order.expires_at, at));
+      } else {
+        due.push(d);
+      }
+    }
+    if (due.length > 0) await this.closeBatch(due, at);
+  }
+
+  private async closeBatch(due: Delivery[], at: Date): Promise<void> {
+    const started = process.hrtime.bigint();
+    let closed: ClosedOrder[];
+    try {
+      closed = await retryOnConflict(() => closeDueOrders(this.opts.db, { orderIds: due.map((d) => d.message.orderId), source: 'timeout', now: at }));
+    } catch (err) {
+      await Promise.all(due.map((d) => this.retryLater(d, err)));
+      return;
+    }
+    this.opts.observer?.batch?.(due.length, Number(process.hrtime.bigint() - started) / 1e9);
+    if (closed.length > 0) this.opts.observer?.closed?.(closed);
+    const closedIds = new Set(closed.map((c) => c.id));
+    for (const d of due) {
+      logger.debug(closedIds.has(d.message.orderId) ? 'order closed' : 'timeout lost a race; order already moved on', { orderId: d.message.orderId, messageId: d.messageId });
+      ack(d);
+    }
+    if (closed.length > 0) logger.info('orders closed', { count: closed.length, source: 'timeout', orderIds: closed.length <= 20 ? closed.map((c) => c.id) : undefined });
+  }
+
+  /** Early (level rounding, a deadline moved): hop to the next level, or wait out less than the smallest one. */
+  private async notYetDue(d: Delivery, expiresAt: Date, at: Date): Promise<void> {
+    const remaining = expiresAt.getTime() - at.getTime();
+    const level = planDelay(remaining, this.opts.levels);
+    const message = { ...d.message, expiresAt: expiresAt.toISOString() };
+    if (!level) {
+      await new Promise((r) => setTimeout(r, remaining));
+      await new Promise<void>((done) => {
+        this.queue.push({ ...d, message, done });
+        this.processing ??= this.processQueue().finally(() => (this.processing = undefined));
+      });
+      return;
+    }
+    try {
+      await delayTimeout(this.opts.publisher, level, message, d.messageId);
+      this.opts.observer?.rescheduled?.('early');
+      ack(d);
+    } catch (err) {
+      logger.warn('could not send an early timeout on; it will be redelivered', { orderId: d.message.orderId, messageId: d.messageId, err: errorMessage(err) });
+      nack(d);
+    }
+  }
+
+  /** A failure that may pass (database down): back off through the delay levels, park after maxAttempts. */
+  private async retryLater(d: Delivery, err: unknown): Promise<void> {
+    const attempt = d.message.attempt + 1;
+    const reason = `${isConnectionError(err) ? 'database unavailable' : 'closing failed'}: ${errorMessage(err)}`;
+    if (attempt > this.opts.maxAttempts) {
+      return this.park(d.channel, d.msg, `${reason} (gave up after ${this.opts.maxAttempts} attempts)`, 'attempts-exhausted');
+    }
+    const level = backoffLevel(attempt, this.opts.levels);
+    logger.warn('closing deferred', { orderId: d.message.orderId, messageId: d.messageId, attempt, retryIn: level.name, err: errorMessage(err) });
+    try {
+      await delayTimeout(this.opts.publisher, level, { ...d.message, attempt }, d.messageId);
+      this.opts.observer?.rescheduled?.('retry');
+      ack(d);
+    } catch (publishErr) {
+      logger.warn('could not defer a timeout; it will be redelivered', { orderId: d.message.orderId, messageId: d.messageId, err: errorMessage(publishErr) });
+      nack(d);
+    }
+  }
+
+  private async park(channel: Channel, msg: ConsumeMessage, reason: string, kind: string): Promise<void> {
+    const messageId = msg.properties.messageId ? String(msg.properties.messageId) : undefined;
+    try {
+      await parkMessage(this.opts.publisher, msg, reason, this.opts.now());
+    } catch (err) {
+      logger.error('could not park a message; it will be redelivered', { messageId, reason, err: errorMessage(err) });
+      nack({ channel, msg });
+      return;
+    }
+    this.opts.observer?.parked?.(kind);
+    logger.warn('message parked', { messageId, reason });
+    ack({ channel, msg });
+  }
+
+  /** Stops consuming, finishes and acknowledges the messages in hand, closes the channel. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.consumers].map(([channel, tag]) => channel.cancel(tag).catch(() => undefined)));
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.channel?.close();
+  }
+}
+
+// A message's channel may have closed since delivery; the broker then redelivers it, which closing tolerates.
+function ack(d: { channel: Channel; msg: ConsumeMessage }): void {
+  try {
+    d.channel.ack(d.msg);
+  } catch {
+    /* channel gone: redelivered later */
+  }
+}
+
+function nack(d: { channel: Channel; msg: ConsumeMessage }): void {
+  try {
+    d.channel.nack(d.msg, false, true);
+  } catch {
+    /* channel gone: redelivered later */
+  }
+}

@@ -1,0 +1,63 @@
+import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { ConfirmChannel } from 'amqplib';
+import { errorMessage, logger } from '../log';
+import { reconnectOnChannelLoss } from './broker';
+import { assertTopology, type Topology } from './topology';
+
+export interface PublishProps {
+  messageId: string;
+  headers?: Record<string, unknown>;
+  contentType?: string;
+}
+
+/** Publishes on a confirm channel; a publish resolves only once the broker has taken the message. */
+export class Publisher {
+  private readonly returned = new Set<string>();
+  private readonly channel: ChannelWrapper;
+  private stopping = false;
+
+  constructor(
+    private readonly connection: AmqpConnectionManager,
+    topology: Topology,
+    publishTimeoutMs: number,
+  ) {
+    this.channel = connection.createChannel({
+      name: 'publisher',
+      confirm: true,
+      publishTimeout: publishTimeoutMs,
+      setup: async (channel: ConfirmChannel) => {
+        reconnectOnChannelLoss(channel, connection, 'publisher', () => this.stopping);
+        // The broker sends basic.return before the confirm of an unroutable mandatory message.
+        channel.on('return', (msg) => {
+          if (msg.properties.messageId) this.returned.add(String(msg.properties.messageId));
+        });
+        await assertTopology(channel, topology);
+      },
+    });
+    this.channel.on('error', (err) => logger.error('publisher channel setup failed', { err: errorMessage(err) }));
+  }
+
+  isConnected(): boolean {
+    return this.connection.isConnected();
+  }
+
+  /** Persistent, mandatory publish; rejects when unroutable, nacked, or not confirmed in time. */
+  async publish(exchange: string, routingKey: string, content: Buffer, props: PublishProps): Promise<void> {
+    await this.channel.publish(exchange, routingKey, content, {
+      persistent: true,
+      mandatory: true,
+      contentType: props.contentType ?? 'application/json',
+      messageId: props.messageId,
+      timestamp: Math.floor(Date.now() / 1000),
+      headers: props.headers,
+    });
+    if (this.returned.delete(props.messageId)) {
+      throw new Error(`message ${props.messageId} was unroutable: no queue bound to ${exchange || '(default exchange)'} with key ${routingKey}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    await this.channel.close();
+  }
+}

@@ -1,0 +1,41 @@
+import { encodeTimeoutMessage, parseTimeoutMessage } from '../../src/domain/timeout-message';
+
+const good = { orderId: '42', expiresAt: '2026-11-21T10:15:00.000Z', attempt: 0 };
+const parse = (value: unknown) => parseTimeoutMessage(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)));
+
+describe('timeout message', () => {
+  it('when a message is encoded and parsed back, then it is the same message', () => {
+    expect(parseTimeoutMessage(encodeTimeoutMessage(good))).toEqual({ ok: true, message: good });
+  });
+
+  it('when encoded, then the body is JSON with exactly orderId, expiresAt and attempt', () => {
+    expect(JSON.parse(encodeTimeoutMessage({ ...good, attempt: 3 }).toString('utf8'))).toEqual({ ...good, attempt: 3 });
+  });
+
+  it('when the body has extra members, then they are dropped and the message is accepted', () => {
+    expect(parse({ ...good, extra: true })).toEqual({ ok: true, message: good });
+  });
+
+  it('when expiresAt carries an offset, then it is accepted', () => {
+    expect(parse({ ...good, expiresAt: '2026-11-21T11:15:00.000+01:00' }).ok).toBe(true);
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['not JSON', '{orderId: 1', /not JSON/],
+    ['empty', '', /not JSON/],
+    ['a JSON array', [good], /body/],
+    ['JSON null', 'null', /body/],
+    ['orderId missing', { expiresAt: good.expiresAt, attempt: 0 }, /^orderId/],
+    ['orderId a number', { ...good, orderId: 42 }, /^orderId/],
+    ['orderId not decimal', { ...good, orderId: 'abc' }, /^orderId/],
+    ['orderId zero-padded', { ...good, orderId: '042' }, /^orderId/],
+    ['expiresAt not a time', { ...good, expiresAt: 'tomorrow' }, /^expiresAt/],
+    ['attempt negative', { ...good, attempt: -1 }, /^attempt/],
+    ['attempt fractional', { ...good, attempt: 1.5 }, /^attempt/],
+    ['attempt a string', { ...good, attempt: '0' }, /^attempt/],
+  ])('when the body is %s, then it is refused with a reason naming what is wrong', (_name, body, reason) => {
+    const result = parse(body);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+});

@@ -19,6 +19,8 @@ export interface AppConfig {
     heartbeat: number;
     /** How long a publish may wait for the broker's confirm before it counts as failed (default 10s). */
     publishTimeout: number;
+    /** Management API base URL (`RABBITMQ_MANAGEMENT_URL`), for `topology check`; credentials default to the AMQP URL's. */
+    managementUrl: string;
   };
   mysql: {
     /** MySQL / MariaDB URL (`MYSQL_URL`); the database is created when missing. */
@@ -72,6 +74,7 @@ export interface AppConfig {
 const ENV_NAMES: Record<string, string> = {
   'http.port': 'HTTP_PORT',
   'amqp.url': 'AMQP_URL',
+  'amqp.managementUrl': 'RABBITMQ_MANAGEMENT_URL',
   'mysql.url': 'MYSQL_URL',
   delayLevels: 'DELAY_LEVELS',
   orderPaymentTimeouts: 'ORDER_PAYMENT_TIMEOUTS',
@@ -121,6 +124,7 @@ const schema = z.object({
     url: z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://'),
     heartbeat: duration,
     publishTimeout: duration,
+    managementUrl: z.string().regex(/^https?:\/\//, 'must start with http:// or https://'),
   }),
   mysql: z.object({ url: z.string().regex(/^mysql:\/\//, 'must start with mysql://'), poolSize: positiveInt }),
   delayLevels,

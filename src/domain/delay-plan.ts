@@ -1,7 +1,7 @@
-import { formatDuration, parseDuration } from './duration';
+import { parseDuration } from './duration';
 
 export interface DelayLevel {
-  /** Routing key and queue suffix, e.g. `15m`. */
+  /** Routing key and queue suffix, as configured, e.g. `15m` or `24h`. */
   name: string;
   ms: number;
 }
@@ -10,13 +10,10 @@ export interface DelayLevel {
 export function parseDelayLevels(text: string): DelayLevel[] {
   const parts = text.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
   if (parts.length === 0) throw new Error('needs at least one level, e.g. "1s,5s,30s"');
-  const levels = parts.map((p) => {
-    const ms = parseDuration(p);
-    return { name: formatDuration(ms), ms };
-  });
+  const levels = parts.map((p) => ({ name: p, ms: parseDuration(p) }));
   levels.sort((a, b) => a.ms - b.ms);
   for (let i = 1; i < levels.length; i++) {
-    if (levels[i]!.ms === levels[i - 1]!.ms) throw new Error(`level ${levels[i]!.name} is listed twice`);
+    if (levels[i]!.ms === levels[i - 1]!.ms) throw new Error(`levels ${levels[i - 1]!.name} and ${levels[i]!.name} are the same delay`);
   }
   return levels;
 }

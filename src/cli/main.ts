@@ -1,0 +1,27 @@
+import { Command, CommanderError } from 'commander';
+import { errorMessage } from '../log';
+import { auditCommand } from './audit-command';
+import { CliError } from './cli-context';
+import { sweepCommand } from './sweep-command';
+import { topologyCommand } from './topology-command';
+
+async function run(argv: string[]): Promise<void> {
+  const program = new Command('order-timeout')
+    .description('Operate the order-timeout service: dead letters, sweeps, audits, RabbitMQ topology.')
+    .exitOverride()
+    .showHelpAfterError();
+  topologyCommand(program);
+  sweepCommand(program);
+  auditCommand(program);
+  await program.parseAsync(argv);
+}
+
+run(process.argv).catch((err) => {
+  if (err instanceof CommanderError) {
+    // --help and --version exit 0; usage errors were already printed by commander.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
+  const code = err instanceof CliError ? err.exitCode : 2;
+  process.stderr.write(`order-timeout: ${errorMessage(err)}\n`);
+  process.exit(code);
+});

@@ -1,5 +1,5 @@
 /** @type {import('jest').Config} */
-module.exports = {
+const common = {
   testEnvironment: 'node',
   transform: {
     '^.+\\.ts$': ['@swc/jest'],
@@ -8,9 +8,16 @@ module.exports = {
     '^.+/node_modules/config/.+\\.m?js$': ['@swc/jest', { module: { type: 'commonjs' } }],
   },
   transformIgnorePatterns: ['/node_modules/(?!config/)'],
-  testMatch: ['<rootDir>/test/**/*.test.ts'],
-  // Each test file gets its own database and vhost, so files may run side by side.
+  setupFiles: ['<rootDir>/test/support/setup-env.ts'],
+};
+
+module.exports = {
+  // Each parallel test file gets its own database and vhost. Disruptive tests stop the shared MariaDB or
+  // RabbitMQ, so they run alone, one file at a time, after the others (see the npm test script).
+  projects: [
+    { ...common, displayName: 'parallel', testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts'] },
+    { ...common, displayName: 'disruptive', testMatch: ['<rootDir>/test/disruptive/**/*.test.ts'] },
+  ],
   maxWorkers: 2,
   testTimeout: 60_000,
-  setupFiles: ['<rootDir>/test/support/setup-env.ts'],
 };

@@ -10,7 +10,7 @@ import { errorMessage, logger, setLogLevel } from './log';
 import { createMetrics } from './metrics';
 import type { OrderContext } from './orders/order-context';
 import { startSweeper } from './jobs/sweeper';
-import { checkTopologyAtStart, connectBroker } from './messaging/broker';
+import { checkTopologyAtStart, connectBroker, type BrokerHealth } from './messaging/broker';
 import { Closer } from './messaging/closer';
 import { OutboxRelay } from './messaging/outbox-relay';
 import { Publisher } from './messaging/publisher';
@@ -41,8 +41,9 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   const processId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   let draining = false;
 
+  const health: BrokerHealth = {};
   const connection = connectBroker({ url: config.amqp.url, heartbeatMs: config.amqp.heartbeat });
-  const publisher = new Publisher(connection, topology, config.amqp.publishTimeout);
+  const publisher = new Publisher(connection, topology, config.amqp.publishTimeout, health);
   const relay = new OutboxRelay({
     db,
     publisher,
@@ -64,6 +65,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     batchSize: config.closer.batchSize,
     maxAttempts: config.closer.maxAttempts,
     now,
+    health,
     observer: metrics.closer,
   });
 
@@ -92,6 +94,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     const down: string[] = [];
     if (draining) down.push('draining');
     if (!connection.isConnected()) down.push('broker');
+    if (health.topologyError) down.push('broker-topology');
     try {
       await db.raw('SELECT 1');
     } catch {

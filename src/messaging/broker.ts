@@ -52,15 +52,35 @@ export async function checkTopologyAtStart(url: string, topology: Topology): Pro
   }
 }
 
+/** What went wrong with the broker that reconnecting cannot fix; shown by /readyz. */
+export interface BrokerHealth {
+  topologyError?: string;
+}
+
 /**
  * A channel error (a publish to a deleted exchange, an unknown delivery tag) closes just that channel, and
  * amqp-connection-manager only replaces channels on a new connection: reconnect, which re-declares the topology.
+ * Not after a topology clash, though: that would loop (declare, 406, reconnect, declare…).
  */
-export function reconnectOnChannelLoss(channel: Channel, connection: AmqpConnectionManager, name: string, stopping: () => boolean): void {
+export function reconnectOnChannelLoss(channel: Channel, connection: AmqpConnectionManager, name: string, stopping: () => boolean, health: BrokerHealth): void {
+  // Without an error listener amqplib escalates a channel error to the whole connection.
   channel.on('error', (err) => logger.warn('channel error', { channel: name, err: errorMessage(err) }));
   channel.on('close', () => {
-    if (stopping() || !connection.isConnected()) return;
+    if (stopping() || health.topologyError || !connection.isConnected()) return;
     logger.warn('channel closed while connected; reconnecting', { channel: name });
     connection.reconnect();
   });
+}
+
+/** Runs a channel setup; a topology clash is recorded once, loudly, instead of being retried. */
+export async function declareOrRecord(health: BrokerHealth, declare: () => Promise<void>): Promise<void> {
+  try {
+    await declare();
+  } catch (err) {
+    if (err instanceof TopologyMismatchError) {
+      if (!health.topologyError) logger.error('RabbitMQ topology clash; timeouts are not processed until it is fixed and the service restarted', { err: err.message });
+      health.topologyError = err.message;
+    }
+    throw err;
+  }
 }

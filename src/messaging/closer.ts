@@ -7,7 +7,7 @@ import { parseTimeoutMessage, type TimeoutMessage } from '../domain/timeout-mess
 import { closeDueOrders, type ClosedOrder } from '../db/orders-repo';
 import { isConnectionError, retryOnConflict } from '../db/retry';
 import { errorMessage, logger } from '../log';
-import { reconnectOnChannelLoss } from './broker';
+import { declareOrRecord, reconnectOnChannelLoss, type BrokerHealth } from './broker';
 import { parkMessage } from './park';
 import type { Publisher } from './publisher';
 import { delayTimeout } from './schedule-timeout';
@@ -36,6 +36,8 @@ export interface CloserOptions {
   /** Failed attempts (database down, unexpected errors) before a message is parked. */
   maxAttempts: number;
   now: () => Date;
+  /** Shared record of unfixable broker problems (topology clashes). */
+  health: BrokerHealth;
   observer?: CloserObserver;
 }
 
@@ -69,14 +71,14 @@ export class Closer {
       name: 'closer',
       setup: (channel: Channel) => this.subscribe(channel),
     });
-    this.channel.on('error', (err) => logger.error('closer channel setup failed', { err: errorMessage(err) }));
+    this.channel.on('error', (err) => logger.warn('closer channel setup failed', { err: errorMessage(err) }));
   }
 
   private async subscribe(channel: Channel): Promise<void> {
     if (this.stopping) return;
-    reconnectOnChannelLoss(channel, this.opts.connection, 'closer', () => this.stopping);
+    reconnectOnChannelLoss(channel, this.opts.connection, 'closer', () => this.stopping, this.opts.health);
     channel.on('close', () => this.consumers.delete(channel));
-    await assertTopology(channel, this.opts.topology);
+    await declareOrRecord(this.opts.health, () => assertTopology(channel, this.opts.topology));
     await channel.prefetch(this.opts.prefetch);
     const { consumerTag } = await channel.consume(
       TIMEOUT_QUEUE,
@@ -255,9 +257,10 @@ function ack(d: { channel: Channel; msg: ConsumeMessage }): void {
   }
 }
 
+// reject, not nack: from RabbitMQ 4.3 only a reject counts towards the delivery limit that parks poison messages.
 function nack(d: { channel: Channel; msg: ConsumeMessage }): void {
   try {
-    d.channel.nack(d.msg, false, true);
+    d.channel.reject(d.msg, true);
   } catch {
     /* channel gone: redelivered later */
   }

@@ -1,7 +1,7 @@
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel } from 'amqplib';
 import { errorMessage, logger } from '../log';
-import { reconnectOnChannelLoss } from './broker';
+import { declareOrRecord, reconnectOnChannelLoss, type BrokerHealth } from './broker';
 import { assertTopology, type Topology } from './topology';
 
 export interface PublishProps {
@@ -20,21 +20,22 @@ export class Publisher {
     private readonly connection: AmqpConnectionManager,
     topology: Topology,
     publishTimeoutMs: number,
+    health: BrokerHealth,
   ) {
     this.channel = connection.createChannel({
       name: 'publisher',
       confirm: true,
       publishTimeout: publishTimeoutMs,
       setup: async (channel: ConfirmChannel) => {
-        reconnectOnChannelLoss(channel, connection, 'publisher', () => this.stopping);
+        reconnectOnChannelLoss(channel, connection, 'publisher', () => this.stopping, health);
         // The broker sends basic.return before the confirm of an unroutable mandatory message.
         channel.on('return', (msg) => {
           if (msg.properties.messageId) this.returned.add(String(msg.properties.messageId));
         });
-        await assertTopology(channel, topology);
+        await declareOrRecord(health, () => assertTopology(channel, topology));
       },
     });
-    this.channel.on('error', (err) => logger.error('publisher channel setup failed', { err: errorMessage(err) }));
+    this.channel.on('error', (err) => logger.warn('publisher channel setup failed', { err: errorMessage(err) }));
   }
 
   isConnected(): boolean {

@@ -6,6 +6,7 @@ export const TIMEOUT_EXCHANGE = 'order.timeout';
 export const TIMEOUT_QUEUE = 'order.timeout';
 export const TIMEOUT_ROUTING_KEY = 'order.timeout';
 export const PARKED_QUEUE = 'order.timeout.parked';
+const PARKED_DELIVERY_LIMIT = 1_000_000;
 
 export const delayQueueName = (level: DelayLevel) => `${DELAY_EXCHANGE}.${level.name}`;
 
@@ -79,7 +80,9 @@ export function buildTopology(opts: TopologyOptions): Topology {
       {
         name: PARKED_QUEUE,
         role: 'messages that could not be processed, with x-park-reason; listed and replayed by the CLI',
-        arguments: { 'x-queue-type': 'quorum' },
+        // Listing returns messages unacknowledged, which counts as a delivery. RabbitMQ 4 defaults to a limit
+        // of 20 and, with no dead-letter exchange, would drop them; 3.10 reads -1 as 0. A limit no one reaches.
+        arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': PARKED_DELIVERY_LIMIT },
       },
     ],
     bindings: [
@@ -107,7 +110,10 @@ export function explainPreconditionFailed(err: unknown): TopologyMismatchError |
   );
 }
 
-/** Declares the topology on a channel. A 406 closes the channel; it is rethrown as a TopologyMismatchError. */
+/**
+ * Declares the topology on a channel. A 406 closes the channel; it is rethrown as a TopologyMismatchError,
+ * which callers must treat as final: declaring again would fail again.
+ */
 export async function assertTopology(channel: Channel, topology: Topology): Promise<void> {
   try {
     for (const ex of topology.exchanges) await channel.assertExchange(ex.name, ex.type, { durable: true, autoDelete: false });

@@ -1,0 +1,184 @@
+import { PARKED_QUEUE, TIMEOUT_EXCHANGE, TIMEOUT_QUEUE, TIMEOUT_ROUTING_KEY } from '../../src/messaging/topology';
+import { drainQueue, publishRaw } from '../support/amqp';
+import { makeOrder, makeProduct, metricValue, orderRow, stockOf, timeoutEvents, waitForStatus } from '../support/orders';
+import { eventually, sleep } from '../support/scratch';
+import { startTestService, type TestService } from '../support/service';
+
+let svc: TestService;
+
+beforeAll(async () => {
+  svc = await startTestService({
+    delayLevels: '1s,2s,5s',
+    orderPaymentTimeouts: { default: '15m', twosec: '2s', hops: '3500ms', short: '1s' },
+  });
+});
+afterAll(async () => svc?.destroy());
+
+const publishTimeout = (body: string | Buffer, messageId = `test-${Math.random()}`) =>
+  publishRaw(svc.config.amqp.url, TIMEOUT_EXCHANGE, TIMEOUT_ROUTING_KEY, body, { messageId, contentType: 'application/json' });
+
+describe('closing on time', () => {
+  test('when a 2 s order is left unpaid, then it closes within 1 s after its deadline and never before, and its stock comes back', async () => {
+    const product = await makeProduct(svc, { category: 'twosec', stock: 10 });
+    const order = await makeOrder(svc, product, 3);
+    expect(await stockOf(svc, product)).toBe(7);
+
+    const expiresAt = new Date(order.expiresAt).getTime();
+    // Watch the row until it closes: it must still be pending whenever we look before the deadline.
+    for (;;) {
+      const row = await orderRow(svc, order.id);
+      if (row.status !== 'PENDING_PAYMENT') break;
+      await sleep(20);
+    }
+    const row = await orderRow(svc, order.id);
+    expect(row.status).toBe('CLOSED');
+    const lateness = row.closed_at!.getTime() - expiresAt;
+    expect(lateness).toBeGreaterThanOrEqual(0);
+    expect(lateness).toBeLessThan(1000);
+    expect(await stockOf(svc, product)).toBe(10);
+    const events = (await svc.api('GET', `/orders/${order.id}/events`)).body;
+    expect(events.map((e: { event: string; source: string }) => `${e.event}/${e.source}`)).toEqual(['create/http', 'timeout/timeout']);
+  });
+
+  test('when an order has a 3.5 s window, which is no delay level, then it reaches its deadline by hops and closes on time', async () => {
+    const product = await makeProduct(svc, { category: 'hops' });
+    const order = await makeOrder(svc, product);
+    const row = await waitForStatus(svc, order.id, 'CLOSED', 10_000);
+    const lateness = row.closed_at!.getTime() - new Date(order.expiresAt).getTime();
+    expect(lateness).toBeGreaterThanOrEqual(0);
+    expect(lateness).toBeLessThan(1000);
+  });
+});
+
+describe('orders that moved on', () => {
+  test("when a paid order's timeout arrives, then it stays paid and stock is untouched", async () => {
+    const product = await makeProduct(svc, { category: 'short', stock: 5 });
+    const skippedBefore = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' });
+    const order = await makeOrder(svc, product, 2);
+    expect((await svc.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'pay-1' })).status).toBe(200);
+
+    await eventually(async () => (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' })) > skippedBefore, 10_000, 'the timeout to be skipped');
+    expect((await orderRow(svc, order.id)).status).toBe('PAID');
+    expect(await stockOf(svc, product)).toBe(3);
+    expect(await timeoutEvents(svc, order.id)).toBe(0);
+  });
+
+  test("when a cancelled order's timeout arrives, then it stays cancelled and stock is given back only once", async () => {
+    const product = await makeProduct(svc, { category: 'short', stock: 5 });
+    const skippedBefore = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CANCELLED' });
+    const order = await makeOrder(svc, product, 2);
+    expect((await svc.api('POST', `/orders/${order.id}/cancel`)).status).toBe(200);
+    expect(await stockOf(svc, product)).toBe(5);
+
+    await eventually(async () => (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CANCELLED' })) > skippedBefore, 10_000, 'the timeout to be skipped');
+    expect((await orderRow(svc, order.id)).status).toBe('CANCELLED');
+    expect(await stockOf(svc, product)).toBe(5);
+  });
+});
+
+describe('duplicates', () => {
+  test('when the same timeout is delivered three times more, then the order is restocked once', async () => {
+    const product = await makeProduct(svc, { category: 'short', stock: 10 });
+    const order = await makeOrder(svc, product, 4);
+    const body = JSON.stringify({ orderId: order.id, expiresAt: order.expiresAt, attempt: 0 });
+    const skippedBefore = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CLOSED' });
+    // Three extra copies arrive before the deadline: the closer holds them, then all fall due together.
+    await Promise.all([publishTimeout(body, 'dup-a'), publishTimeout(body, 'dup-b'), publishTimeout(body, 'dup-c')]);
+
+    await waitForStatus(svc, order.id, 'CLOSED');
+    await eventually(async () => (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CLOSED' })) >= skippedBefore + 3, 10_000, 'all four deliveries to be handled');
+    expect(await stockOf(svc, product)).toBe(10);
+    expect(await timeoutEvents(svc, order.id)).toBe(1);
+  });
+});
+
+describe('poison messages', () => {
+  test('when messages are not JSON, lack an orderId or name an unknown order, then they are parked with a reason and other orders still close', async () => {
+    await publishTimeout('this is not json', 'poison-not-json');
+    await publishTimeout(JSON.stringify({ expiresAt: new Date().toISOString(), attempt: 0 }), 'poison-no-order');
+    await publishTimeout(JSON.stringify({ orderId: '999999999', expiresAt: new Date().toISOString(), attempt: 0 }), 'poison-unknown');
+    await publishTimeout(JSON.stringify({ orderId: 12, expiresAt: 'yesterday', attempt: -1 }), 'poison-types');
+
+    const product = await makeProduct(svc, { category: 'short' });
+    const order = await makeOrder(svc, product);
+    await waitForStatus(svc, order.id, 'CLOSED');
+
+    const parked = await eventually(async () => {
+      const all = await drainQueue(svc.config.amqp.url, PARKED_QUEUE);
+      return all.length >= 4 ? all : undefined;
+    }, 10_000, 'four parked messages');
+    const reasons = Object.fromEntries(parked.map((m) => [m.properties.messageId, String(m.properties.headers?.['x-park-reason'])]));
+    expect(reasons['poison-not-json']).toMatch(/not JSON/);
+    expect(reasons['poison-no-order']).toMatch(/orderId/);
+    expect(reasons['poison-unknown']).toMatch(/unknown order 999999999/);
+    expect(reasons['poison-types']).toMatch(/orderId|expiresAt|attempt/);
+    for (const m of parked) {
+      expect(Date.parse(String(m.properties.headers?.['x-parked-at']))).not.toBeNaN();
+    }
+    expect(parked.find((m) => m.properties.messageId === 'poison-not-json')!.content.toString()).toBe('this is not json');
+  });
+});
+
+describe('racing pay against the timeout', () => {
+  test('when pay and the timeout race on 200 orders, then exactly one wins each time and stock is conserved', async () => {
+    const product = await makeProduct(svc, { category: 'short', stock: 1000 });
+    const orders = await Promise.all(Array.from({ length: 200 }, () => makeOrder(svc, product, 1)));
+    expect(await stockOf(svc, product)).toBe(800);
+
+    // Each pay lands within ±40 ms of its order's deadline, so both sides win some.
+    const results = await Promise.all(
+      orders.map(async (o, i) => {
+        const at = new Date(o.expiresAt).getTime() + ((i % 9) - 4) * 10;
+        await sleep(Math.max(0, at - Date.now()));
+        return (await svc.api('POST', `/orders/${o.id}/pay`, { paymentRef: `race-${i}` })).status;
+      }),
+    );
+    expect(results.every((s) => s === 200 || s === 409)).toBe(true);
+
+    const rows = await eventually(async () => {
+      const all = await svc.db('orders').whereIn('id', orders.map((o) => o.id));
+      return all.every((r: { status: string }) => r.status !== 'PENDING_PAYMENT') ? all : undefined;
+    }, 15_000, 'every raced order to settle');
+    const paid = rows.filter((r: { status: string }) => r.status === 'PAID').map((r: { id: number }) => String(r.id));
+    const closed = rows.filter((r: { status: string }) => r.status === 'CLOSED');
+    expect(paid.length + closed.length).toBe(200);
+    // A 200 from pay means PAID; a 409 means it lost to the timeout.
+    orders.forEach((o, i) => expect(results[i] === 200).toBe(paid.includes(o.id)));
+    expect(await stockOf(svc, product)).toBe(1000 - paid.length);
+    const terminal = await svc.db('order_events').whereIn('order_id', orders.map((o) => o.id)).whereIn('event', ['pay', 'timeout']);
+    expect(terminal.length).toBe(200);
+  });
+});
+
+describe('the sweeper', () => {
+  test('when a pending order is overdue and its message was lost, then the sweeper closes it with source sweeper', async () => {
+    const sweeping = await startTestService({ sweeper: { interval: '300ms', grace: '200ms' } });
+    try {
+      const product = await makeProduct(sweeping, { stock: 5 });
+      const now = new Date();
+      // Written straight into the database: no outbox row, so no timeout message will ever come.
+      const [id] = await sweeping.db('orders').insert({ customer_id: 'c', status: 'PENDING_PAYMENT', total_cents: 0, expires_at: new Date(now.getTime() - 1000), created_at: now, updated_at: now });
+      await sweeping.db('order_items').insert({ order_id: id, product_id: product, quantity: 2, unit_price_cents: 0 });
+      await sweeping.db('products').where({ id: product }).decrement('stock', 2);
+
+      await waitForStatus(sweeping, String(id), 'CLOSED', 10_000);
+      const events = await sweeping.db('order_events').where({ order_id: id });
+      expect(events.map((e: { source: string }) => e.source)).toEqual(['sweeper']);
+      expect(await stockOf(sweeping, product)).toBe(5);
+    } finally {
+      await sweeping.destroy();
+    }
+  });
+});
+
+test('the closer consumes order.timeout with a prefetch, and nothing is left unacknowledged once orders are closed', async () => {
+  const product = await makeProduct(svc, { category: 'short' });
+  const order = await makeOrder(svc, product);
+  await waitForStatus(svc, order.id, 'CLOSED');
+  await eventually(async () => {
+    const q = (await fetch(`http://127.0.0.1:15672/api/queues/${encodeURIComponent(svc.vhost)}/${TIMEOUT_QUEUE}`, {
+      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+    }).then((r) => r.json())) as { messages?: number; consumers?: number };
+    return q.consumers === 1 && q.messages === 0 ? true : undefined;
+  }, 15_000, 'order.timeout to be empty with one consumer');
+});

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import mysql from 'mysql2/promise';
+import { logger } from '../log';
 
 /** Options for {@link connectDatabase}. */
 export interface DatabaseOptions {
@@ -48,6 +49,13 @@ export function knexConfig(options: DatabaseOptions): Knex.Config {
       supportBigNumbers: true,
       dateStrings: false,
       charset: 'utf8mb4',
+    },
+    // knex prints to the console by default; keep everything in the JSON log.
+    log: {
+      warn: (message: unknown) => logger.warn('knex', { detail: String(message) }),
+      error: (message: unknown) => logger.error('knex', { detail: String(message) }),
+      debug: (message: unknown) => logger.debug('knex', { detail: String(message) }),
+      deprecate: (method: string, alternative: string) => logger.warn('knex deprecation', { method, alternative }),
     },
     // Fail fast when the database is down: callers back off and retry on their own terms.
     acquireConnectionTimeout: 5_000,

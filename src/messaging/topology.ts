@@ -95,7 +95,7 @@ export function buildTopology(opts: TopologyOptions): Topology {
 /** Raised when the broker already has a queue or exchange declared with other arguments. */
 export class TopologyMismatchError extends Error {}
 
-const INEQUIVALENT = /inequivalent arg '([^']+)' for (queue|exchange) '([^']+)' in vhost '([^']*)': received (.*?) but current is (.*)$/;
+const INEQUIVALENT = /inequivalent arg '([^']+)' for (queue|exchange) '([^']+)' in vhost '([^']*)': received (.*?) but current is (.*?)"?$/;
 
 /** Turns the broker's 406 PRECONDITION_FAILED text into a message an operator can act on. */
 export function explainPreconditionFailed(err: unknown): TopologyMismatchError | undefined {

@@ -36,7 +36,7 @@ test('when the service gets SIGTERM while timeouts are falling due, then it drai
     const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
     return res?.status === 200 ? true : undefined;
   }, 30_000, 'the child service to be ready');
-  const ready = await (await fetch(`http://127.0.0.1:${port}/readyz`)).json();
+  const ready = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { status: string };
   expect(ready.status).toBe('ready');
 
   const product = await makeProduct(svc, { category: 'short', stock: 1000 });

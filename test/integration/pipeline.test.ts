@@ -9,7 +9,7 @@ let svc: TestService;
 beforeAll(async () => {
   svc = await startTestService({
     delayLevels: '1s,2s,5s',
-    orderPaymentTimeouts: { default: '15m', twosec: '2s', hops: '3500ms', short: '1s' },
+    orderPaymentTimeouts: { default: '15m', twosec: '2s', hops: '3500ms', short: '1s', race: '4s' },
   });
 });
 afterAll(async () => svc?.destroy());
@@ -121,8 +121,10 @@ describe('poison messages', () => {
 
 describe('racing pay against the timeout', () => {
   test('when pay and the timeout race on 200 orders, then exactly one wins each time and stock is conserved', async () => {
-    const product = await makeProduct(svc, { category: 'short', stock: 1000 });
+    // A 4 s window leaves time to create all 200 before the first deadline, even on a busy machine.
+    const product = await makeProduct(svc, { category: 'race', stock: 1000 });
     const orders = await Promise.all(Array.from({ length: 200 }, () => makeOrder(svc, product, 1)));
+    expect(Date.now()).toBeLessThan(Math.min(...orders.map((o) => Date.parse(o.expiresAt))));
     expect(await stockOf(svc, product)).toBe(800);
 
     // Each pay lands within ±40 ms of its order's deadline, so both sides win some.

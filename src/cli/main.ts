@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../log';
 import { auditCommand } from './audit-command';
 import { CliError } from './cli-context';
+import { deadLettersCommand } from './dead-letters-command';
 import { sweepCommand } from './sweep-command';
 import { topologyCommand } from './topology-command';
 
@@ -10,6 +11,7 @@ async function run(argv: string[]): Promise<void> {
     .description('Operate the order-timeout service: dead letters, sweeps, audits, RabbitMQ topology.')
     .exitOverride()
     .showHelpAfterError();
+  deadLettersCommand(program);
   topologyCommand(program);
   sweepCommand(program);
   auditCommand(program);

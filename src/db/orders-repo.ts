@@ -183,8 +183,8 @@ export interface CloseDueOptions {
 
 /**
  * Closes the orders that are still PENDING_PAYMENT and past their deadline, in one transaction: lock them
- * (in id order), mark them CLOSED, give their stock back, write their events. Orders that were paid,
- * cancelled, closed already or are not yet due are left alone. Without `orderIds`, locked rows are skipped,
+ * (the closer's batch in id order, the sweeper's oldest first), mark them CLOSED, give their stock back, write
+ * their events. Orders that were paid, cancelled, closed already or are not yet due are left alone. Without `orderIds`, locked rows are skipped,
  * so several sweepers share the work.
  */
 export async function closeDueOrders(db: Knex, opts: CloseDueOptions): Promise<ClosedOrder[]> {
@@ -196,10 +196,13 @@ export async function closeDueOrders(db: Knex, opts: CloseDueOptions): Promise<C
       .select('id', 'expires_at')
       .where({ status: timeout.from })
       .andWhere('expires_at', '<=', cutoff)
-      .orderBy('id')
       .limit(opts.limit ?? opts.orderIds?.length ?? 500);
-    if (opts.orderIds) query.whereIn('id', opts.orderIds as string[]).forUpdate();
-    else query.forUpdate().skipLocked();
+    if (opts.orderIds) query.whereIn('id', opts.orderIds as string[]).orderBy('id').forUpdate();
+    // Oldest first, in the order of the (status, expires_at) index (which ends with the primary key), so the scan
+    // stops after `limit` rows. Ordered by id it would read, sort and lock every overdue order to close `limit`
+    // of them: a backlog of N orders would cost N row locks per batch. SKIP LOCKED never waits on an order, so
+    // this order cannot deadlock with the id-ordered closer.
+    else query.orderBy([{ column: 'expires_at' }, { column: 'id' }]).forUpdate().skipLocked();
     const due: { id: number | string; expires_at: Date }[] = await query;
     if (due.length === 0) return [];
     const ids = due.map((r) => String(r.id));

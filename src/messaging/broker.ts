@@ -57,18 +57,46 @@ export interface BrokerHealth {
   topologyError?: string;
 }
 
+/** First wait before a forced reconnect, and the longest one when channels keep dying right after it. */
+const FORCED_RECONNECT_MIN_MS = 1_000;
+const FORCED_RECONNECT_MAX_MS = 15_000;
+const forcedReconnects = new WeakMap<AmqpConnectionManager, { timer?: NodeJS.Timeout; delayMs: number; lastAt: number }>();
+
 /**
  * A channel error (a publish to a deleted exchange, an unknown delivery tag) closes just that channel, and
  * amqp-connection-manager only replaces channels on a new connection: reconnect, which re-declares the topology.
  * Not after a topology clash, though: that would loop (declare, 406, reconnect, declare…).
+ *
+ * The reconnect is decided a moment later, once per connection, and only if the connection the channel lived on
+ * is still the current one: when the whole connection drops, amqplib closes its channels before the manager
+ * notices, and the manager reconnects on its own. A setup that keeps failing in a way that closes its channel
+ * (e.g. 403: the user lost its configure permission) backs off, up to 15 s, instead of reconnecting in a hot loop.
  */
 export function reconnectOnChannelLoss(channel: Channel, connection: AmqpConnectionManager, name: string, stopping: () => boolean, health: BrokerHealth): void {
+  // The amqplib connection this channel belongs to (setup runs right after the manager made it current).
+  const owner = connection.connection;
   // Without an error listener amqplib escalates a channel error to the whole connection.
   channel.on('error', (err) => logger.warn('channel error', { channel: name, err: errorMessage(err) }));
   channel.on('close', () => {
-    if (stopping() || health.topologyError || !connection.isConnected()) return;
-    logger.warn('channel closed while connected; reconnecting', { channel: name });
-    connection.reconnect();
+    if (stopping() || health.topologyError || !owner) return;
+    const state = forcedReconnects.get(connection) ?? { delayMs: FORCED_RECONNECT_MIN_MS, lastAt: 0 };
+    forcedReconnects.set(connection, state);
+    if (state.timer) return; // another channel of this connection already asked
+    // Channels that die again soon after a forced reconnect double the wait; a quiet spell resets it.
+    const sinceLast = Date.now() - state.lastAt;
+    state.delayMs = state.lastAt > 0 && sinceLast < state.delayMs + 5_000 ? Math.min(state.delayMs * 2, FORCED_RECONNECT_MAX_MS) : FORCED_RECONNECT_MIN_MS;
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      if (stopping() || health.topologyError || connection.connection !== owner) return;
+      logger.warn('channel closed while connected; reconnecting', { channel: name, afterMs: state.delayMs });
+      state.lastAt = Date.now();
+      try {
+        connection.reconnect();
+      } catch {
+        /* the manager was closed meanwhile */
+      }
+    }, state.delayMs);
+    state.timer.unref();
   });
 }
 

@@ -62,6 +62,7 @@ export class Closer {
   private processing?: Promise<void>;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly consumers = new Map<Channel, string>();
+  private readonly held = new Set<{ timer: NodeJS.Timeout; handBack: () => void }>();
   private stopping = false;
 
   constructor(private readonly opts: CloserOptions) {}
@@ -177,8 +178,13 @@ export class Closer {
     if (closed.length > 0) this.opts.observer?.closed?.(closed);
     const closedIds = new Set(closed.map((c) => c.id));
     for (const d of due) {
-      logger.debug(closedIds.has(d.message.orderId) ? 'order closed' : 'timeout lost a race; order already moved on', { orderId: d.message.orderId, messageId: d.messageId });
-      ack(d);
+      if (closedIds.has(d.message.orderId)) {
+        logger.debug('order closed', { orderId: d.message.orderId, messageId: d.messageId });
+        ack(d);
+      } else {
+        // Changed since it was read (paid, cancelled, or its deadline moved): sort it again from the database.
+        this.track(this.requeueInProcess(d));
+      }
     }
     if (closed.length > 0) logger.info('orders closed', { count: closed.length, source: 'timeout', orderIds: closed.length <= 20 ? closed.map((c) => c.id) : undefined });
   }
@@ -189,11 +195,8 @@ export class Closer {
     const level = planDelay(remaining, this.opts.levels);
     const message = { ...d.message, expiresAt: expiresAt.toISOString() };
     if (!level) {
-      await new Promise((r) => setTimeout(r, remaining));
-      await new Promise<void>((done) => {
-        this.queue.push({ ...d, message, done });
-        this.processing ??= this.processQueue().finally(() => (this.processing = undefined));
-      });
+      await this.waitOrHandBack(d, remaining);
+      if (!this.stopping) await this.requeueInProcess({ ...d, message });
       return;
     }
     try {
@@ -204,6 +207,40 @@ export class Closer {
       logger.warn('could not send an early timeout on; it will be redelivered', { orderId: d.message.orderId, messageId: d.messageId, err: errorMessage(err) });
       nack(d);
     }
+  }
+
+  private requeueInProcess(d: Omit<Delivery, 'done'>): Promise<void> {
+    return new Promise<void>((done) => {
+      this.queue.push({ ...d, done });
+      this.processing ??= this.processQueue().finally(() => (this.processing = undefined));
+    });
+  }
+
+  /**
+   * Waits out the last stretch (less than the smallest level) in process. On stop the wait is cut short and
+   * the message handed back to the broker for another process: a nack, which RabbitMQ 4.3+ does not count
+   * towards the delivery limit, since the message did nothing wrong.
+   */
+  private waitOrHandBack(d: Delivery, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const held = {
+        timer: setTimeout(() => {
+          this.held.delete(held);
+          resolve();
+        }, ms),
+        handBack: () => {
+          clearTimeout(held.timer);
+          this.held.delete(held);
+          try {
+            d.channel.nack(d.msg, false, true);
+          } catch {
+            /* channel gone: redelivered later */
+          }
+          resolve();
+        },
+      };
+      this.held.add(held);
+    });
   }
 
   /** A failure that may pass (database down): back off through the delay levels, park after maxAttempts. */
@@ -243,6 +280,7 @@ export class Closer {
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.consumers].map(([channel, tag]) => channel.cancel(tag).catch(() => undefined)));
+    for (const h of [...this.held]) h.handBack();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await this.channel?.close();
   }

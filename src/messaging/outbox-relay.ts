@@ -68,8 +68,10 @@ export class OutboxRelay {
       const rows = await claimOutbox(opts.db, opts.processId, opts.now(), opts.claimForMs, opts.batchSize);
       if (rows.length === 0) break;
       logger.info('outbox relay publishing', { rows: rows.length });
-      await this.publishRows(rows);
-      if (rows.length < opts.batchSize) break;
+      const allSent = await this.publishRows(rows);
+      // Rows that failed were released, so the next claim would take them straight back: a broker that is down
+      // or a route that is missing would turn this loop into a hot one. The next round (intervalMs) retries.
+      if (!allSent || rows.length < opts.batchSize) break;
     }
     if (Date.now() - this.lastPurge > 60_000) {
       this.lastPurge = Date.now();
@@ -77,12 +79,13 @@ export class OutboxRelay {
     }
   }
 
-  private async publishRows(rows: OutboxMessage[]): Promise<void> {
+  /** Publishes rows and records the outcome; true when every row was sent. */
+  private async publishRows(rows: OutboxMessage[]): Promise<boolean> {
     const { opts } = this;
     if (!opts.publisher.isConnected()) {
       // Give the claim up now so the relay sends them as soon as the broker is back.
       await releaseOutbox(opts.db, rows.map((r) => r.id), 'broker not connected');
-      return;
+      return false;
     }
     const results = await Promise.all(
       rows.map(async (row) => {
@@ -108,6 +111,7 @@ export class OutboxRelay {
       logger.warn('outbox rows not published; the relay will retry', { count: failed.length, err: failed[0]!.error, messageId: failed[0]!.row.messageId, orderId: failed[0]!.row.orderId });
       await releaseOutbox(opts.db, failed.map((r) => r.row.id), failed[0]!.error!);
     }
+    return failed.length === 0;
   }
 
   async stop(): Promise<void> {

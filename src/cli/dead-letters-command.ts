@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { redactUrl, type AppConfig } from '../config';
 import { errorMessage } from '../log';
-import { describeDeadLetter, matchesFilter, moveToTimeoutQueue, peekQueue, type DeadLetter } from '../messaging/dead-letters';
+import { describeDeadLetter, matchesFilter, letAcksSettle, moveToTimeoutQueue, peekQueue, returnInOrder, type DeadLetter } from '../messaging/dead-letters';
 import { PARKED_QUEUE, TIMEOUT_QUEUE } from '../messaging/topology';
 import { cliConfig, CliError, printTable } from './cli-context';
 
@@ -34,7 +34,7 @@ async function openQueue(config: AppConfig, queue: string): Promise<{ conn: Chan
   }
 }
 
-/** Closing the channel returns every message still unacknowledged to its queue, in order. */
+/** Closing the channel returns every message still unacknowledged to its queue (in any order: see returnInOrder). */
 async function close(conn: ChannelModel, channel: ConfirmChannel): Promise<void> {
   await channel.close().catch(() => undefined);
   await conn.close().catch(() => undefined);
@@ -61,7 +61,9 @@ export function deadLettersCommand(program: Command): void {
       const config = cliConfig();
       const { conn, channel, ready } = await openQueue(config, opts.queue);
       try {
-        const letters = (await peekQueue(channel, opts.queue, opts.limit)).map(describeDeadLetter);
+        const fetched = await peekQueue(channel, opts.queue, opts.limit);
+        await returnInOrder(channel, opts.queue, fetched);
+        const letters = fetched.map(describeDeadLetter);
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({ queue: opts.queue, total: ready, shown: letters.length, messages: letters }, null, 2)}\n`);
         } else {
@@ -95,11 +97,17 @@ export function deadLettersCommand(program: Command): void {
         const base = { queue: opts.queue, examined: fetched.length, matched: matching.length, skipped: fetched.length - matching.length };
         if (opts.dryRun) {
           summary = { ...base, dryRun: true as const, moved: 0, failed: 0, wouldMove: matching.map(({ letter }) => rowOf(letter)) };
+          await returnInOrder(channel, opts.queue, fetched);
         } else {
           const bar = process.stderr.isTTY && matching.length > 0 ? new cliProgress.SingleBar({ stream: process.stderr, format: 'replaying [{bar}] {value}/{total}' }, cliProgress.Presets.shades_classic) : undefined;
           bar?.start(matching.length, 0);
           const result = await moveToTimeoutQueue(channel, matching.map((m) => m.msg), opts.queue, (p) => bar?.update(p.moved + p.failed));
           bar?.stop();
+          // What stays parked (not matching, or failed to move) goes back in its order.
+          const moving = new Set(matching.map((m) => m.msg));
+          const unmoved = new Set(result.unmoved);
+          await returnInOrder(channel, opts.queue, fetched.filter((m) => !moving.has(m) || unmoved.has(m)));
+          if (result.moved > 0) await letAcksSettle(channel, opts.queue);
           summary = { ...base, dryRun: false as const, moved: result.moved, failed: result.failed, errors: result.errors.slice(0, 20) };
         }
       } finally {

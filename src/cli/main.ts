@@ -10,7 +10,8 @@ async function run(argv: string[]): Promise<void> {
   const program = new Command('order-timeout')
     .description('Operate the order-timeout service: dead letters, sweeps, audits, RabbitMQ topology.')
     .exitOverride()
-    .showHelpAfterError();
+    // Usage errors are one line (commander's own, e.g. "error: unknown option '--bogus'"); --help shows the rest.
+    .showHelpAfterError(false);
   deadLettersCommand(program);
   topologyCommand(program);
   sweepCommand(program);

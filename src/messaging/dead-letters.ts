@@ -54,8 +54,8 @@ export function describeDeadLetter(msg: GetMessage): DeadLetter {
 }
 
 /**
- * Reads up to `limit` messages without removing them: each is fetched unacknowledged, and closing the channel
- * returns them all to the head of the queue in their order.
+ * Reads up to `limit` messages without removing them: each is fetched unacknowledged, to be put back with
+ * {@link returnInOrder} (or, in any order, by closing the channel).
  */
 export async function peekQueue(channel: ConfirmChannel, queue: string, limit: number): Promise<GetMessage[]> {
   const out: GetMessage[] = [];
@@ -65,6 +65,42 @@ export async function peekQueue(channel: ConfirmChannel, queue: string, limit: n
     out.push(msg);
   }
   return out;
+}
+
+/**
+ * Puts messages fetched by {@link peekQueue} and still unacknowledged back into `queue`, in their order.
+ * Closing the channel returns them too, but a quorum queue (seen on RabbitMQ 3.10) that has more than one
+ * batch of returns in hand, or a batch of more than 32, takes them back out of order. So they go back a
+ * batch at a time, each once the queue shows the previous one as ready again. Should the queue not get
+ * there (a consumer is taking messages), the rest go back at once, in whatever order the broker picks.
+ */
+export async function returnInOrder(channel: ConfirmChannel, queue: string, messages: readonly GetMessage[], batchSize = 32, waitMs = 2_000): Promise<void> {
+  if (messages.length === 0) return;
+  let expected = (await channel.checkQueue(queue)).messageCount;
+  for (let i = 0; i < messages.length; i += batchSize) {
+    const batch = messages.slice(i, i + batchSize);
+    for (const msg of batch) channel.nack(msg, false, true);
+    expected += batch.length;
+    const deadline = Date.now() + waitMs;
+    while ((await channel.checkQueue(queue)).messageCount < expected) {
+      if (Date.now() > deadline) {
+        for (const msg of messages.slice(i + batchSize)) channel.nack(msg, false, true);
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * Call before closing a channel that acknowledged messages from a quorum queue. RabbitMQ can drop the acks a
+ * channel sent just before it closed (rabbitmq-server#10327; on 3.10 all but the first 34 or so of a burst),
+ * and the messages come back: moved, yet still parked. A few round trips give the channel time to pass them on.
+ */
+export async function letAcksSettle(channel: ConfirmChannel, queue: string, rounds = 5, pauseMs = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    await channel.checkQueue(queue);
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
 }
 
 /** What selects messages for a replay; every given criterion must match. */
@@ -109,8 +145,8 @@ export async function moveToTimeoutQueue(
   fromQueue: string,
   onProgress: (p: ReplayProgress) => void,
   windowSize = 100,
-): Promise<ReplayProgress & { errors: string[] }> {
-  const progress = { moved: 0, failed: 0, errors: [] as string[] };
+): Promise<ReplayProgress & { errors: string[]; unmoved: GetMessage[] }> {
+  const progress = { moved: 0, failed: 0, errors: [] as string[], unmoved: [] as GetMessage[] };
   const returned = new Set<string>();
   const onReturn = (m: { properties: { messageId?: unknown } }) => returned.add(String(m.properties.messageId));
   channel.on('return', onReturn);
@@ -134,6 +170,7 @@ export async function moveToTimeoutQueue(
         } else {
           progress.failed++;
           progress.errors.push(outcomes[j]!);
+          progress.unmoved.push(msg);
         }
       });
       onProgress(progress);

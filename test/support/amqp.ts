@@ -23,15 +23,17 @@ export async function publishRaw(url: string, exchange: string, routingKey: stri
   });
 }
 
-/** Takes every message off a queue (acknowledged: they are gone afterwards). */
+/**
+ * Takes every message off a queue. No-ack gets: a quorum queue may take back messages acknowledged just before
+ * a channel closes (rabbitmq-server#10327), which would make them reappear.
+ */
 export async function drainQueue(url: string, queue: string): Promise<GetMessage[]> {
   return withChannel(url, async (ch) => {
     const out: GetMessage[] = [];
     for (;;) {
-      const msg = await ch.get(queue, { noAck: false });
+      const msg = await ch.get(queue, { noAck: true });
       if (!msg) return out;
       out.push(msg);
-      ch.ack(msg);
     }
   });
 }

@@ -1,0 +1,56 @@
+import { rawCloseBatched, rawClosePerOrder } from '../raw-baselines';
+import { createScratch, log, publishDue, seedOrders, seedProducts, startServiceProcess, waitFor } from '../support';
+
+export interface BacklogResult {
+  orders: number;
+  serviceClosesPerSecond: number;
+  rawPerOrderClosesPerSecond: number;
+  rawBatchedClosesPerSecond: number;
+  rawBatchedSeconds: number;
+}
+
+/** 1. Backlog drain: N due orders already waiting in order.timeout, against raw SQL doing the same closes. */
+export async function backlogDrain(n: number): Promise<BacklogResult> {
+  const scratch = await createScratch(8);
+  try {
+    await seedProducts(scratch.pool, 'general');
+    const past = new Date(Date.now() - 1000);
+    log(`backlog: seeding 3 × ${n} due orders`);
+    const serviceIds = await seedOrders(scratch.pool, { firstId: 1, count: n, expiresAt: past });
+    const perOrderIds = await seedOrders(scratch.pool, { firstId: 1_000_001, count: n, expiresAt: past });
+    const batchedIds = await seedOrders(scratch.pool, { firstId: 2_000_001, count: n, expiresAt: past });
+
+    log('backlog: raw per-order closes, 8 connections');
+    const perOrderSeconds = await rawClosePerOrder(scratch.pool, perOrderIds);
+    log('backlog: raw batched closes (200 a transaction), 8 connections');
+    const batchedSeconds = await rawCloseBatched(scratch.pool, batchedIds);
+
+    log(`backlog: publishing ${n} due messages into order.timeout`);
+    await publishDue(scratch.amqpUrl, serviceIds, past);
+    const started = Date.now();
+    const service = await startServiceProcess(scratch);
+    await waitFor(
+      'backlog drain',
+      async () => {
+        const [rows] = await scratch.pool.query("SELECT COUNT(*) AS n FROM orders WHERE id <= ? AND status = 'CLOSED'", [n]);
+        const closed = Number((rows as { n: number }[])[0]!.n);
+        return { done: closed === n, progress: `${closed}/${n} closed` };
+      },
+      600_000,
+    );
+    // From the first close to the last, as the database recorded them: start-up is not counted.
+    const [span] = await scratch.pool.query('SELECT TIMESTAMPDIFF(MICROSECOND, MIN(closed_at), MAX(closed_at)) AS us FROM orders WHERE id <= ?', [n]);
+    const serviceSeconds = Math.max(Number((span as { us: number }[])[0]!.us) / 1e6, 0.001);
+    log(`backlog: service drained ${n} in ${serviceSeconds.toFixed(2)} s (wall ${((Date.now() - started) / 1000).toFixed(1)} s with start-up)`);
+    await service.stop();
+    return {
+      orders: n,
+      serviceClosesPerSecond: n / serviceSeconds,
+      rawPerOrderClosesPerSecond: n / perOrderSeconds,
+      rawBatchedClosesPerSecond: n / batchedSeconds,
+      rawBatchedSeconds: batchedSeconds,
+    };
+  } finally {
+    await scratch.destroy();
+  }
+}

@@ -1,0 +1,56 @@
+import { rawBurstDeadLettering } from '../raw-baselines';
+import { createScratch, log, percentile, seedOrders, seedProducts, sleep, startServiceProcess, waitFor } from '../support';
+
+export interface BurstResult {
+  orders: number;
+  /** Seconds from the shared deadline until the last order was closed. */
+  serviceSeconds: number;
+  /** Seconds from the deadline until half were closed. */
+  serviceP50Seconds: number;
+  rawDeadLetterSeconds: number;
+  rawBatchedSqlSeconds: number;
+}
+
+/**
+ * 3. Burst: N orders sharing one deadline, scheduled through the service's own outbox relay; time from the
+ * deadline until the last is closed, against raw dead-lettering of N messages expiring together plus the raw
+ * batched SQL time for N closes (from the backlog scenario).
+ */
+export async function burst(n: number, rawBatchedSqlSeconds: number): Promise<BurstResult> {
+  const scratch = await createScratch(4);
+  try {
+    await seedProducts(scratch.pool, 'general');
+    const deadline = new Date(Math.ceil((Date.now() + 45_000) / 1000) * 1000);
+    log(`burst: ${n} orders due at ${deadline.toISOString()}, scheduled by the relay`);
+    await seedOrders(scratch.pool, { firstId: 1, count: n, expiresAt: deadline, outbox: true });
+    const service = await startServiceProcess(scratch);
+    await waitFor(
+      'burst scheduling',
+      async () => {
+        const [rows] = await scratch.pool.query('SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+        const left = Number((rows as { n: number }[])[0]!.n);
+        return { done: left === 0, progress: `${left} outbox rows to publish` };
+      },
+      120_000,
+    );
+    if (Date.now() > deadline.getTime()) throw new Error('scheduling took longer than the lead time; raise it');
+    await sleep(deadline.getTime() - Date.now());
+    await waitFor(
+      'burst closes',
+      async () => {
+        const [rows] = await scratch.pool.query("SELECT COUNT(*) AS n FROM orders WHERE status = 'CLOSED'");
+        const closed = Number((rows as { n: number }[])[0]!.n);
+        return { done: closed === n, progress: `${closed}/${n} closed` };
+      },
+      300_000,
+    );
+    const [rows] = await scratch.pool.query('SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1e6 AS s FROM orders ORDER BY s');
+    const secs = (rows as { s: string }[]).map((r) => Number(r.s));
+    await service.stop();
+    log(`burst: raw baseline, ${n} messages dead-lettered at one instant`);
+    const rawDeadLetterSeconds = await rawBurstDeadLettering(scratch.amqpUrl, { count: n, leadMs: 20_000 });
+    return { orders: n, serviceSeconds: secs[secs.length - 1]!, serviceP50Seconds: percentile(secs, 50), rawDeadLetterSeconds, rawBatchedSqlSeconds };
+  } finally {
+    await scratch.destroy();
+  }
+}

@@ -1,0 +1,60 @@
+import { createScratch, log, management, rssOf, seedOrders, seedProducts, sleep, startServiceProcess, waitFor } from '../support';
+
+export interface CapacityResult {
+  orders: number;
+  brokerBytesPerOrder: number;
+  brokerMemoryBeforeMb: number;
+  brokerMemoryAfterMb: number;
+  serviceRssIdleMb: number;
+  serviceRssAfterMb: number;
+}
+
+async function brokerMemory(): Promise<number> {
+  const nodes = await management<{ mem_used: number }[]>('/nodes');
+  return nodes.reduce((sum, n) => sum + n.mem_used, 0);
+}
+
+/** 5. Pending capacity: N orders scheduled 6 h out; broker memory per pending order, service memory before/after. */
+export async function pendingCapacity(n: number): Promise<CapacityResult> {
+  const scratch = await createScratch(4);
+  try {
+    await seedProducts(scratch.pool, 'general');
+    const service = await startServiceProcess(scratch);
+    await sleep(5000);
+    const rssIdle = await rssOf(service.pid);
+    const before = await brokerMemory();
+    log(`capacity: seeding ${n} pending orders due in 6 h; the relay schedules them as they land`);
+    await seedOrders(scratch.pool, {
+      firstId: 1,
+      count: n,
+      expiresAt: new Date(Date.now() + 6 * 3600_000),
+      outbox: true,
+      onProgress: (done) => {
+        if (done % 100_000 === 0) log(`  capacity: ${done}/${n} seeded`);
+      },
+    });
+    await waitFor(
+      'capacity scheduling',
+      async () => {
+        const [rows] = await scratch.pool.query('SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+        const left = Number((rows as { n: number }[])[0]!.n);
+        return { done: left === 0, progress: `${left} outbox rows to publish` };
+      },
+      3_600_000,
+    );
+    await sleep(10_000); // let the broker settle its memory accounting
+    const after = await brokerMemory();
+    const rssAfter = await rssOf(service.pid);
+    await service.stop();
+    return {
+      orders: n,
+      brokerBytesPerOrder: (after - before) / n,
+      brokerMemoryBeforeMb: before / 1e6,
+      brokerMemoryAfterMb: after / 1e6,
+      serviceRssIdleMb: rssIdle / 1e6,
+      serviceRssAfterMb: rssAfter / 1e6,
+    };
+  } finally {
+    await scratch.destroy();
+  }
+}

@@ -5,6 +5,7 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import { ConfigError, loadConfig, redactUrl, type AppConfig } from './config';
 import { connectDatabase, migrateDatabase } from './db/connect';
+import { outboxBacklog } from './db/outbox-repo';
 import { createHttpApp } from './http/app';
 import { errorMessage, logger, setLogLevel } from './log';
 import { createMetrics } from './metrics';
@@ -36,8 +37,8 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   await checkTopologyAtStart(config.amqp.url, topology);
 
   const db = connectDatabase(config.mysql);
-  const metrics = createMetrics();
   const now = () => new Date();
+  const metrics = createMetrics({ outboxBacklog: () => outboxBacklog(db, now()) });
   const processId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   let draining = false;
 
@@ -77,6 +78,8 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     claimForMs: config.outbox.claimFor,
     onScheduled: (message) => relay.publishNow([message]),
     onClosed: (closed, source) => metrics.countClosed(closed, source),
+    onCreated: (order) => metrics.countCreated(order),
+    onPaid: (order) => metrics.countPaid(order),
   };
 
   relay.start();

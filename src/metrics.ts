@@ -1,8 +1,20 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ClosedOrder } from './db/orders-repo';
+import { errorMessage, logger } from './log';
 
-/** The service's Prometheus metrics; one registry per service instance so tests can run several. */
-export function createMetrics() {
+/** What {@link createMetrics} needs to collect gauges at scrape time. */
+export interface MetricsOptions {
+  /** Unsent outbox rows and the age of the oldest (one cheap query), read on every scrape. */
+  outboxBacklog?: () => Promise<{ waiting: number; oldestAgeMs: number }>;
+  /** Longest a scrape waits for `outboxBacklog` before answering with the last values (default 1 s). */
+  collectTimeoutMs?: number;
+}
+
+/**
+ * The service's Prometheus metrics; one registry per service instance so tests can run several. Labels carry
+ * categories, sources, statuses, reasons and route patterns, never an order id.
+ */
+export function createMetrics(opts: MetricsOptions = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -13,17 +25,29 @@ export function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers,
   });
+  const ordersCreated = new Counter({
+    name: 'order_timeout_orders_created_total',
+    help: 'Orders created, by the category whose payment window they got',
+    labelNames: ['category'],
+    registers,
+  });
+  const ordersPaid = new Counter({
+    name: 'order_timeout_orders_paid_total',
+    help: 'Orders paid, by category',
+    labelNames: ['category'],
+    registers,
+  });
   const ordersClosed = new Counter({
     name: 'order_timeout_orders_closed_total',
-    help: 'Orders closed because their payment window ended, by who closed them',
-    labelNames: ['source'],
+    help: 'Orders closed because their payment window ended, by who closed them (timeout, sweeper, read) and category',
+    labelNames: ['source', 'category'],
     registers,
   });
   const lateness = new Histogram({
     name: 'order_timeout_close_lateness_seconds',
-    help: 'closed_at - expires_at of orders closed for a timeout',
-    labelNames: ['source'],
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300],
+    help: 'closed_at - expires_at of orders closed for a timeout, by who closed them and category',
+    labelNames: ['source', 'category'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300],
     registers,
   });
   const skipped = new Counter({
@@ -47,9 +71,13 @@ export function createMetrics() {
     registers,
   });
 
+  if (opts.outboxBacklog) registerOutboxGauges(registers, opts.outboxBacklog, opts.collectTimeoutMs ?? 1_000);
+
   const countClosed = (closed: readonly ClosedOrder[], source: string) => {
-    ordersClosed.inc({ source }, closed.length);
-    for (const c of closed) lateness.observe({ source }, (c.closedAt.getTime() - c.expiresAt.getTime()) / 1000);
+    for (const c of closed) {
+      ordersClosed.inc({ source, category: c.category });
+      lateness.observe({ source, category: c.category }, (c.closedAt.getTime() - c.expiresAt.getTime()) / 1000);
+    }
   };
 
   return {
@@ -58,6 +86,8 @@ export function createMetrics() {
       httpDuration.observe({ route, method, status: String(status) }, seconds);
     },
     countClosed,
+    countCreated: (order: { category: string }) => ordersCreated.inc({ category: order.category }),
+    countPaid: (order: { category: string }) => ordersPaid.inc({ category: order.category }),
     closer: {
       closed: (orders: ClosedOrder[]) => countClosed(orders, 'timeout'),
       skipped: (status: string) => skipped.inc({ status }),
@@ -69,6 +99,60 @@ export function createMetrics() {
       },
     },
   };
+}
+
+/**
+ * Outbox backlog gauges, read at scrape time. Both come from one query shared by the two gauges. A query that
+ * fails or takes longer than `timeoutMs` never fails the scrape: the gauges keep their last values and
+ * `order_timeout_outbox_backlog_errors_total` counts the miss (readiness reports the database itself).
+ */
+function registerOutboxGauges(registers: Registry[], read: () => Promise<{ waiting: number; oldestAgeMs: number }>, timeoutMs: number): void {
+  let last = { waiting: 0, oldestAgeMs: 0 };
+  let pending: Promise<void> | undefined;
+  // One query per scrape, however many gauges ask: the first collect starts it, the second joins it.
+  const refresh = () =>
+    (pending ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        last = await Promise.race([read(), timedOut]);
+      } catch (err) {
+        errors.inc();
+        logger.warn('outbox backlog not read for /metrics; showing the last values', { err: errorMessage(err) });
+      } finally {
+        clearTimeout(timer);
+        pending = undefined;
+      }
+    })());
+  const errors = new Counter({
+    name: 'order_timeout_outbox_backlog_errors_total',
+    help: 'Scrapes for which the outbox backlog could not be read in time (the outbox gauges then show their last values)',
+    registers,
+    // Waits for this scrape's read, so a miss shows in the same scrape.
+    async collect() {
+      await refresh();
+    },
+  });
+  new Gauge({
+    name: 'order_timeout_outbox_waiting',
+    help: 'Outbox rows not yet confirmed by the broker (timeout messages waiting to be published)',
+    registers,
+    async collect() {
+      await refresh();
+      this.set(last.waiting);
+    },
+  });
+  new Gauge({
+    name: 'order_timeout_outbox_oldest_age_seconds',
+    help: 'Age of the oldest outbox row not yet confirmed by the broker (0 when none waits)',
+    registers,
+    async collect() {
+      await refresh();
+      this.set(last.oldestAgeMs / 1000);
+    },
+  });
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -13,6 +13,8 @@ export interface Order {
   id: string;
   customerId: string;
   status: OrderStatus;
+  /** The product category whose payment window the order got. */
+  category: string;
   items: OrderItem[];
   totalCents: number;
   paymentRef: string | null;
@@ -34,6 +36,8 @@ export interface OrderEventRecord {
 
 export interface NewOrder {
   customerId: string;
+  /** The product category whose payment window the order got. */
+  category: string;
   items: OrderItem[];
   totalCents: number;
   expiresAt: Date;
@@ -43,6 +47,7 @@ interface OrderRow {
   id: number | string;
   customer_id: string;
   status: OrderStatus;
+  category: string;
   total_cents: number | string;
   payment_ref: string | null;
   expires_at: Date;
@@ -57,6 +62,7 @@ const toOrder = (r: OrderRow, items: OrderItem[]): Order => ({
   id: String(r.id),
   customerId: r.customer_id,
   status: r.status,
+  category: r.category,
   items,
   totalCents: Number(r.total_cents),
   paymentRef: r.payment_ref,
@@ -73,6 +79,7 @@ export async function insertOrder(trx: Knex.Transaction, order: NewOrder, now: D
   const [id] = await trx('orders').insert({
     customer_id: order.customerId,
     status: 'PENDING_PAYMENT',
+    category: order.category,
     total_cents: order.totalCents,
     expires_at: order.expiresAt,
     created_at: now,
@@ -86,6 +93,7 @@ export async function insertOrder(trx: Knex.Transaction, order: NewOrder, now: D
     id: String(id),
     customerId: order.customerId,
     status: 'PENDING_PAYMENT',
+    category: order.category,
     items: order.items,
     totalCents: order.totalCents,
     paymentRef: null,
@@ -165,6 +173,8 @@ export async function applyTransition(db: Knex, req: TransitionRequest): Promise
 
 export interface ClosedOrder {
   id: string;
+  /** The order's category (see {@link Order.category}), for metrics. */
+  category: string;
   expiresAt: Date;
   closedAt: Date;
 }
@@ -193,7 +203,7 @@ export async function closeDueOrders(db: Knex, opts: CloseDueOptions): Promise<C
   if (opts.orderIds && opts.orderIds.length === 0) return [];
   return db.transaction(async (trx) => {
     const query = trx('orders')
-      .select('id', 'expires_at')
+      .select('id', 'expires_at', 'category')
       .where({ status: timeout.from })
       .andWhere('expires_at', '<=', cutoff)
       .limit(opts.limit ?? opts.orderIds?.length ?? 500);
@@ -203,7 +213,7 @@ export async function closeDueOrders(db: Knex, opts: CloseDueOptions): Promise<C
     // of them: a backlog of N orders would cost N row locks per batch. SKIP LOCKED never waits on an order, so
     // this order cannot deadlock with the id-ordered closer.
     else query.orderBy([{ column: 'expires_at' }, { column: 'id' }]).forUpdate().skipLocked();
-    const due: { id: number | string; expires_at: Date }[] = await query;
+    const due: { id: number | string; expires_at: Date; category: string }[] = await query;
     if (due.length === 0) return [];
     const ids = due.map((r) => String(r.id));
     await trx('orders')
@@ -214,6 +224,6 @@ export async function closeDueOrders(db: Knex, opts: CloseDueOptions): Promise<C
     await trx('order_events').insert(
       ids.map((id) => ({ order_id: id, event: timeout.event, from_status: timeout.from, to_status: timeout.to, source: opts.source, at: opts.now })),
     );
-    return due.map((r) => ({ id: String(r.id), expiresAt: r.expires_at, closedAt: opts.now }));
+    return due.map((r) => ({ id: String(r.id), category: r.category, expiresAt: r.expires_at, closedAt: opts.now }));
   });
 }

@@ -1,9 +1,31 @@
 /** Payment window per product category in ms; `default` applies to categories not listed. */
 export type PaymentTimeouts = Readonly<Record<string, number>> & { readonly default: number };
 
+/** The window an order gets and the product category it came from. */
+export interface OrderWindow {
+  windowMs: number;
+  /** The category of the product whose window applies; `default` for an order with no items. */
+  category: string;
+}
+
+// Own keys only: a category named `constructor` or `toString` is just an unlisted category.
+const windowOf = (category: string, timeouts: PaymentTimeouts) => (Object.hasOwn(timeouts, category) ? timeouts[category]! : timeouts.default);
+
+/**
+ * The payment window of an order (the shortest window among its products' categories) and the category that
+ * gave it. On a tie the first such category in item order wins, so an order of `books` and `toys` (both the
+ * default window) is a `books` order.
+ */
+export function windowCategory(categories: readonly string[], timeouts: PaymentTimeouts): OrderWindow {
+  let best: OrderWindow = { windowMs: timeouts.default, category: 'default' };
+  categories.forEach((category, i) => {
+    const windowMs = windowOf(category, timeouts);
+    if (i === 0 || windowMs < best.windowMs) best = { windowMs, category };
+  });
+  return best;
+}
+
 /** The payment window of an order: the shortest window among its products' categories. */
 export function paymentWindow(categories: readonly string[], timeouts: PaymentTimeouts): number {
-  if (categories.length === 0) return timeouts.default;
-  // Own keys only: a category named `constructor` or `toString` is just an unlisted category.
-  return Math.min(...categories.map((c) => (Object.hasOwn(timeouts, c) ? timeouts[c]! : timeouts.default)));
+  return windowCategory(categories, timeouts).windowMs;
 }

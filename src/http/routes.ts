@@ -4,8 +4,9 @@ import { changeOrder, readOrder, readOrderEvents } from '../orders/order-actions
 import type { OrderContext } from '../orders/order-context';
 import { toEventJson, toOrderJson } from '../orders/order-json';
 import { createProduct, readProduct } from '../orders/products';
+import { timeoutStats } from '../orders/timeout-stats';
 import { AppError } from '../errors';
-import { jsonOnly, orderBody, parseBody, pathId, payBody, productBody } from './validation';
+import { jsonOnly, orderBody, parseBody, pathId, payBody, productBody, sinceQuery } from './validation';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -55,6 +56,12 @@ export function orderRoutes(ctx: OrderContext): Router {
       res.json(toOrderJson(await changeOrder(ctx, pathId(req.params.id, 'order'), event)));
     });
   }
+
+  // Per category of the orders created since ?since= (default 24 h): outcomes, timeout rate, close lateness.
+  router.get('/stats/timeouts', async (req, res) => {
+    const now = ctx.now();
+    res.json(await timeoutStats(ctx, sinceQuery(req.query.since, now), now));
+  });
 
   return router;
 }

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors';
+import { parseSince } from '../domain/timeout-stats';
 
 const id = z.union([z.string().regex(/^[1-9]\d{0,18}$/, 'must be a positive integer id'), z.number().int().positive().max(Number.MAX_SAFE_INTEGER)]).transform(String);
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
@@ -30,6 +31,20 @@ export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.i
   if (result.success) return result.data;
   const errors = result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
   throw new AppError(400, 'bad-request', 'Invalid request body', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+}
+
+/** Default period of GET /stats/timeouts. */
+export const DEFAULT_STATS_SINCE = '24h';
+
+/** `?since=`: an ISO-8601 date-time or a duration back from `now` (default 24 h); 400 otherwise. */
+export function sinceQuery(value: unknown, now: Date): Date {
+  if (value === undefined) return parseSince(DEFAULT_STATS_SINCE, now);
+  if (typeof value !== 'string') throw new AppError(400, 'bad-request', 'Bad since', 'give since once, as an ISO-8601 date-time or a duration such as 24h');
+  try {
+    return parseSince(value, now);
+  } catch (err) {
+    throw new AppError(400, 'bad-request', 'Bad since', (err as Error).message, { errors: [{ path: 'since', message: (err as Error).message }] });
+  }
 }
 
 const ID_PATTERN = /^[1-9]\d{0,18}$/;

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../errors';
-import { paymentWindow } from '../domain/payment-window';
+import { windowCategory } from '../domain/payment-window';
 import { findProducts, takeStock } from '../db/products-repo';
-import { insertOrder, type OrderItem } from '../db/orders-repo';
+import { insertOrder, type Order, type OrderItem } from '../db/orders-repo';
 import { insertOutbox, type OutboxMessage } from '../db/outbox-repo';
 import { findIdempotentResponse, reserveIdempotencyKey, storeIdempotentResponse } from '../db/idempotency-repo';
 import { encodeTimeoutMessage } from '../domain/timeout-message';
@@ -40,6 +40,7 @@ function canonicalJson(value: unknown): string {
 export async function createOrder(ctx: OrderContext, input: CreateOrderInput, idempotencyKey?: string): Promise<CreateOrderResult> {
   const requestHash = createHash('sha256').update(canonicalJson(input)).digest('hex');
   let scheduled: OutboxMessage | undefined;
+  let created: Order | undefined;
   try {
     const body = await ctx.db.transaction(async (trx) => {
       const now = ctx.now();
@@ -61,11 +62,12 @@ export async function createOrder(ctx: OrderContext, input: CreateOrderInput, id
       }
 
       const items: OrderItem[] = input.items.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPriceCents: products.get(i.productId)!.priceCents }));
-      const windowMs = paymentWindow(input.items.map((i) => products.get(i.productId)!.category), ctx.paymentTimeouts);
+      const { windowMs, category } = windowCategory(input.items.map((i) => products.get(i.productId)!.category), ctx.paymentTimeouts);
       const order = await insertOrder(
         trx,
         {
           customerId: input.customerId,
+          category,
           items,
           totalCents: items.reduce((sum, i) => sum + i.unitPriceCents * i.quantity, 0),
           expiresAt: new Date(now.getTime() + windowMs),
@@ -84,11 +86,13 @@ export async function createOrder(ctx: OrderContext, input: CreateOrderInput, id
         now,
         ctx.claimForMs,
       );
+      created = order;
       const json = JSON.stringify(toOrderJson(order));
       if (idempotencyKey) await storeIdempotentResponse(trx, idempotencyKey, 201, order.id, json);
       return json;
     });
     if (scheduled) ctx.onScheduled?.(scheduled);
+    if (created) ctx.onCreated?.(created);
     return { status: 201, body, replayed: false };
   } catch (err) {
     if (idempotencyKey && (err as { code?: string }).code === 'ER_DUP_ENTRY') {

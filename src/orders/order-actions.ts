@@ -43,7 +43,10 @@ export async function changeOrder(ctx: OrderContext, id: string, event: Exclude<
   );
   const found = await findOrder(ctx.db, id);
   if (!found) throw notFound('order', id);
-  if (applied) return found;
+  if (applied) {
+    if (event === 'pay') ctx.onPaid?.(found);
+    return found;
+  }
 
   const order = await settleDeadline(ctx, found, 'read');
   if (event === 'pay' && SOLD_STATUSES.includes(order.status)) {

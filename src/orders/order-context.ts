@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { ClosedOrder, Order } from '../db/orders-repo';
 import type { OutboxMessage } from '../db/outbox-repo';
 import type { PaymentTimeouts } from '../domain/payment-window';
 
@@ -16,5 +17,9 @@ export interface OrderContext {
   /** Called after commit with the new order's timeout message, to publish it at once. */
   onScheduled?: (message: OutboxMessage) => void;
   /** Called after orders were closed (any source), e.g. for metrics. */
-  onClosed?: (closed: { id: string; expiresAt: Date; closedAt: Date }[], source: string) => void;
+  onClosed?: (closed: ClosedOrder[], source: string) => void;
+  /** Called after commit with a newly created order (not for an idempotent replay), e.g. for metrics. */
+  onCreated?: (order: Order) => void;
+  /** Called after an order was paid (not for a repeated pay with the same ref), e.g. for metrics. */
+  onPaid?: (order: Order) => void;
 }

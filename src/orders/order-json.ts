@@ -8,6 +8,7 @@ export function toOrderJson(o: Order) {
     id: o.id,
     customerId: o.customerId,
     status: o.status,
+    category: o.category,
     items: o.items,
     totalCents: o.totalCents,
     paymentRef: o.paymentRef,

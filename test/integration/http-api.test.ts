@@ -152,12 +152,13 @@ describe('POST /orders', () => {
     expect((row.expires_at as Date).toISOString()).toBe(order.expiresAt);
   });
 
-  it('when an item is in a category with a shorter window, then the order gets that window', async () => {
+  it('when an item is in a category with a shorter window, then the order gets that window and that category', async () => {
     const book = await makeProduct(service, { category: 'books' });
     const milk = await makeProduct(service, { category: 'fresh' });
     const order = await makeOrder(service, [{ productId: book.id, quantity: 1 }, { productId: milk.id, quantity: 1 }]);
     const full = (await service.api('GET', `/orders/${order.id}`)).body;
     expect(Date.parse(full.expiresAt) - Date.parse(full.createdAt)).toBe(5 * 60_000);
+    expect(full.category).toBe('fresh');
   });
 
   it.each(['constructor', 'toString', '__proto__'])('when a product category is named %p, then ordering it uses the default window (no 500)', async (category) => {

@@ -1,4 +1,4 @@
-import { paymentWindow, type PaymentTimeouts } from '../../src/domain/payment-window';
+import { paymentWindow, windowCategory, type PaymentTimeouts } from '../../src/domain/payment-window';
 
 const timeouts: PaymentTimeouts = { default: 900_000, fresh: 300_000, flash: 1_000, slow: 3_600_000 };
 
@@ -27,5 +27,35 @@ describe('paymentWindow', () => {
 
   it('when a category is named like an Object prototype member, then it is treated as unlisted', () => {
     expect(paymentWindow(['toString'], { default: 900_000 })).toBe(900_000);
+  });
+});
+
+describe('windowCategory', () => {
+  it('when one product has the shortest window, then the order is in its category', () => {
+    expect(windowCategory(['books', 'fresh', 'slow'], timeouts)).toEqual({ windowMs: 300_000, category: 'fresh' });
+  });
+
+  it('when the order is all unlisted categories, then it is in the first product category (not "default")', () => {
+    expect(windowCategory(['books', 'toys'], timeouts)).toEqual({ windowMs: 900_000, category: 'books' });
+  });
+
+  it('when two categories tie for the shortest window, then the first in item order wins', () => {
+    const tied: PaymentTimeouts = { default: 900_000, fresh: 300_000, dairy: 300_000 };
+    expect(windowCategory(['books', 'dairy', 'fresh'], tied)).toEqual({ windowMs: 300_000, category: 'dairy' });
+    expect(windowCategory(['fresh', 'dairy'], tied)).toEqual({ windowMs: 300_000, category: 'fresh' });
+  });
+
+  it('when a listed category is longer than the default, then an unlisted sibling gives the window and the category', () => {
+    expect(windowCategory(['slow', 'books'], timeouts)).toEqual({ windowMs: 900_000, category: 'books' });
+  });
+
+  it('when the category list is empty, then the order gets the default window and category "default"', () => {
+    expect(windowCategory([], timeouts)).toEqual({ windowMs: 900_000, category: 'default' });
+  });
+
+  it('always agrees with paymentWindow on the window', () => {
+    for (const cats of [['books'], ['fresh', 'flash'], ['slow'], ['toString', 'fresh'], []]) {
+      expect(windowCategory(cats, timeouts).windowMs).toBe(paymentWindow(cats, timeouts));
+    }
   });
 });

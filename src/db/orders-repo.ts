@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { EventSource, OrderEvent, OrderStatus, Transition } from '../domain/order-lifecycle';
 import { transitionFor } from '../domain/order-lifecycle';
 import { returnStock } from './products-repo';
+import { runTogether, type StatementResult } from './run-together';
 
 export interface OrderItem {
   productId: string;
@@ -74,35 +75,50 @@ const toOrder = (r: OrderRow, items: OrderItem[]): Order => ({
   completedAt: r.completed_at,
 });
 
-/** Inserts an order, its items and its `create` event; the caller has already taken the stock. */
-export async function insertOrder(trx: Knex.Transaction, order: NewOrder, now: Date): Promise<Order> {
-  const [id] = await trx('orders').insert({
-    customer_id: order.customerId,
-    status: 'PENDING_PAYMENT',
-    category: order.category,
-    total_cents: order.totalCents,
-    expires_at: order.expiresAt,
-    created_at: now,
-    updated_at: now,
-  });
-  await trx('order_items').insert(
-    order.items.map((i) => ({ order_id: id, product_id: i.productId, quantity: i.quantity, unit_price_cents: i.unitPriceCents })),
-  );
-  await trx('order_events').insert({ order_id: id, event: 'create', from_status: null, to_status: 'PENDING_PAYMENT', source: 'http', at: now });
+/**
+ * Inserts an order with its items, its `create` event and whatever `alsoWrite` adds for it (the timeout's
+ * outbox row), all in one round trip: later statements refer to the new id as `orderIdSql`
+ * (a session variable set from LAST_INSERT_ID()). Returns the order and the results of `alsoWrite`.
+ */
+export async function insertOrder(
+  trx: Knex.Transaction,
+  order: NewOrder,
+  now: Date,
+  alsoWrite: (orderIdSql: Knex.Raw) => Knex.QueryBuilder[] = () => [],
+): Promise<{ order: Order; written: StatementResult[] }> {
+  const orderIdSql = trx.raw('@order_id');
+  const results = await runTogether(trx, [
+    trx('orders').insert({
+      customer_id: order.customerId,
+      status: 'PENDING_PAYMENT',
+      category: order.category,
+      total_cents: order.totalCents,
+      expires_at: order.expiresAt,
+      created_at: now,
+      updated_at: now,
+    }),
+    trx.raw('SET @order_id = LAST_INSERT_ID()'),
+    trx('order_items').insert(order.items.map((i) => ({ order_id: orderIdSql, product_id: i.productId, quantity: i.quantity, unit_price_cents: i.unitPriceCents }))),
+    trx('order_events').insert({ order_id: orderIdSql, event: 'create', from_status: null, to_status: 'PENDING_PAYMENT', source: 'http', at: now }),
+    ...alsoWrite(orderIdSql),
+  ]);
   return {
-    id: String(id),
-    customerId: order.customerId,
-    status: 'PENDING_PAYMENT',
-    category: order.category,
-    items: order.items,
-    totalCents: order.totalCents,
-    paymentRef: null,
-    expiresAt: order.expiresAt,
-    createdAt: now,
-    paidAt: null,
-    closedAt: null,
-    shippedAt: null,
-    completedAt: null,
+    order: {
+      id: String(results[0]!.insertId),
+      customerId: order.customerId,
+      status: 'PENDING_PAYMENT',
+      category: order.category,
+      items: order.items,
+      totalCents: order.totalCents,
+      paymentRef: null,
+      expiresAt: order.expiresAt,
+      createdAt: now,
+      paidAt: null,
+      closedAt: null,
+      shippedAt: null,
+      completedAt: null,
+    },
+    written: results.slice(4),
   };
 }
 

@@ -12,16 +12,18 @@ export interface OutboxMessage {
 export interface NewOutboxMessage {
   messageId: string;
   kind: string;
-  orderId: string | null;
-  payload: string;
+  /** An id, or SQL yielding it (an order inserted in the same round trip). */
+  orderId: string | null | Knex.Raw;
+  /** The body, or SQL yielding it. */
+  payload: string | Knex.Raw;
 }
 
 /**
- * Writes a message in the caller's transaction, already claimed by `owner` for `claimForMs`: the process that
- * commits it publishes it at once, and the relay leaves it alone unless that process dies first.
+ * The statement writing a message in the caller's transaction, already claimed by `owner` for `claimForMs`: the
+ * process that commits it publishes it at once, and the relay leaves it alone unless that process dies first.
  */
-export async function insertOutbox(trx: Knex.Transaction, msg: NewOutboxMessage, owner: string, now: Date, claimForMs: number): Promise<OutboxMessage> {
-  const [id] = await trx('outbox').insert({
+export function outboxInsert(trx: Knex.Transaction, msg: NewOutboxMessage, owner: string, now: Date, claimForMs: number): Knex.QueryBuilder {
+  return trx('outbox').insert({
     message_id: msg.messageId,
     kind: msg.kind,
     order_id: msg.orderId,
@@ -30,7 +32,6 @@ export async function insertOutbox(trx: Knex.Transaction, msg: NewOutboxMessage,
     claimed_by: owner,
     claimed_until: new Date(now.getTime() + claimForMs),
   });
-  return { id: String(id), ...msg, attempts: 0 };
 }
 
 /** Claims up to `limit` unsent rows whose claim has lapsed; safe with several relays (SKIP LOCKED). */

@@ -69,16 +69,19 @@ export function stockDeltaSql(deltas: ReadonlyMap<string, number>, sign: '+' | '
 }
 
 /**
- * Takes stock for every product or none: one conditional update (`stock >= qty`). Returns false when any
- * product is short, in which case the caller must roll back (rows that did match were decremented).
+ * Takes stock for every product or none, and reads the products, in one round trip: the rows locked and read
+ * (in id order) as they stood, then a conditional update (`stock >= qty`). When `taken` is false some product
+ * is short or missing, and the caller must roll back (rows that did match were decremented).
  */
-export async function takeStock(trx: Knex.Transaction, quantities: ReadonlyMap<string, number>, now: Date): Promise<boolean> {
+export async function takeStock(trx: Knex.Transaction, quantities: ReadonlyMap<string, number>, now: Date): Promise<{ taken: boolean; before: Map<string, Product> }> {
   const { ids, caseSql, caseBindings } = stockDeltaSql(quantities, '-');
-  const affected = await trx.raw(
-    `UPDATE products SET stock = stock - ${caseSql}, updated_at = ? WHERE id IN (${ids.map(() => '?').join(',')}) AND stock >= ${caseSql}`,
-    [...caseBindings, now, ...ids, ...caseBindings],
+  const marks = ids.map(() => '?').join(',');
+  const [[rows, update]] = await trx.raw(
+    `SELECT * FROM products WHERE id IN (${marks}) ORDER BY id FOR UPDATE;
+     UPDATE products SET stock = stock - ${caseSql}, updated_at = ? WHERE id IN (${marks}) AND stock >= ${caseSql}`,
+    [...ids, ...caseBindings, now, ...ids, ...caseBindings],
   );
-  return affectedRows(affected) === ids.length;
+  return { taken: affectedRows(update) === ids.length, before: new Map((rows as ProductRow[]).map((r) => [String(r.id), toProduct(r)])) };
 }
 
 /** Gives stock back (never conditional: the caller's compare-and-set already made this the only release). */

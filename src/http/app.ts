@@ -33,6 +33,8 @@ export function createHttpApp(deps: HttpDeps): Express {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched';
       deps.observeRequest?.(route, req.method, res.statusCode, seconds);
+      // Building the entry costs even when the level is off; this runs for every request.
+      if (!logger.isLevelEnabled('http')) return;
       logger.http('request', {
         requestId: res.locals.requestId,
         method: req.method,

@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../errors';
 import { windowCategory } from '../domain/payment-window';
-import { findProducts, takeStock } from '../db/products-repo';
+import { takeStock } from '../db/products-repo';
 import { insertOrder, type Order, type OrderItem } from '../db/orders-repo';
-import { insertOutbox, type OutboxMessage } from '../db/outbox-repo';
+import { outboxInsert, type OutboxMessage } from '../db/outbox-repo';
 import { findIdempotentResponse, reserveIdempotencyKey, storeIdempotentResponse } from '../db/idempotency-repo';
 import { encodeTimeoutMessage } from '../domain/timeout-message';
 import type { OrderContext } from './order-context';
@@ -22,6 +22,7 @@ export interface CreateOrderResult {
 }
 
 export const TIMEOUT_MESSAGE_KIND = 'order.timeout';
+const ORDER_ID_MARK = '@@order-id@@';
 
 /** Key order does not change a body's meaning, so it does not change its hash either. */
 function canonicalJson(value: unknown): string {
@@ -46,46 +47,40 @@ export async function createOrder(ctx: OrderContext, input: CreateOrderInput, id
       const now = ctx.now();
       if (idempotencyKey) await reserveIdempotencyKey(trx, idempotencyKey, requestHash, now);
 
-      const products = await findProducts(trx, input.items.map((i) => i.productId));
+      const quantities = new Map(input.items.map((i) => [i.productId, i.quantity]));
+      const { taken, before: products } = await takeStock(trx, quantities, now);
       const missing = input.items.filter((i) => !products.has(i.productId)).map((i) => i.productId);
       if (missing.length > 0) {
         throw new AppError(404, 'not-found', 'Unknown product', `product ${missing.join(', ')} does not exist`, { productIds: missing });
       }
-
-      const quantities = new Map(input.items.map((i) => [i.productId, i.quantity]));
-      if (!(await takeStock(trx, quantities, now))) {
-        const current = await findProducts(trx, [...quantities.keys()]);
+      if (!taken) {
         const shortages = input.items
-          .filter((i) => current.get(i.productId)!.stock < i.quantity)
-          .map((i) => ({ productId: i.productId, requested: i.quantity, available: current.get(i.productId)!.stock }));
+          .filter((i) => products.get(i.productId)!.stock < i.quantity)
+          .map((i) => ({ productId: i.productId, requested: i.quantity, available: products.get(i.productId)!.stock }));
         throw new AppError(409, 'insufficient-stock', 'Insufficient stock', `not enough stock for product ${shortages.map((s) => s.productId).join(', ')}; nothing was taken`, { shortages });
       }
 
       const items: OrderItem[] = input.items.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPriceCents: products.get(i.productId)!.priceCents }));
       const { windowMs, category } = windowCategory(input.items.map((i) => products.get(i.productId)!.category), ctx.paymentTimeouts);
-      const order = await insertOrder(
+      const expiresAt = new Date(now.getTime() + windowMs);
+      const messageId = randomUUID();
+      const payloadFor = (orderId: string) => encodeTimeoutMessage({ orderId, expiresAt: expiresAt.toISOString(), attempt: 0 }).toString();
+      const { order, written } = await insertOrder(
         trx,
-        {
-          customerId: input.customerId,
-          category,
-          items,
-          totalCents: items.reduce((sum, i) => sum + i.unitPriceCents * i.quantity, 0),
-          expiresAt: new Date(now.getTime() + windowMs),
-        },
+        { customerId: input.customerId, category, items, totalCents: items.reduce((sum, i) => sum + i.unitPriceCents * i.quantity, 0), expiresAt },
         now,
+        // The id is only known inside the database: the payload is encoded here and the id spliced in there.
+        (orderIdSql) => [
+          outboxInsert(
+            trx,
+            { messageId, kind: TIMEOUT_MESSAGE_KIND, orderId: orderIdSql, payload: trx.raw('REPLACE(?, ?, @order_id)', [payloadFor(ORDER_ID_MARK), ORDER_ID_MARK]) },
+            ctx.processId,
+            now,
+            ctx.claimForMs,
+          ),
+        ],
       );
-      scheduled = await insertOutbox(
-        trx,
-        {
-          messageId: randomUUID(),
-          kind: TIMEOUT_MESSAGE_KIND,
-          orderId: order.id,
-          payload: encodeTimeoutMessage({ orderId: order.id, expiresAt: order.expiresAt.toISOString(), attempt: 0 }).toString(),
-        },
-        ctx.processId,
-        now,
-        ctx.claimForMs,
-      );
+      scheduled = { id: String(written[0]!.insertId), messageId, kind: TIMEOUT_MESSAGE_KIND, orderId: order.id, payload: payloadFor(order.id), attempts: 0 };
       created = order;
       const json = JSON.stringify(toOrderJson(order));
       if (idempotencyKey) await storeIdempotentResponse(trx, idempotencyKey, 201, order.id, json);

@@ -1,0 +1,16 @@
+import type { Knex } from 'knex';
+
+export interface StatementResult {
+  insertId?: number;
+  affectedRows?: number;
+}
+
+/**
+ * Sends several statements in one round trip and returns each one's result. The connection is opened with
+ * multiple statements allowed for this; every statement still comes from the query builder, parameterised.
+ */
+export async function runTogether(trx: Knex.Transaction, statements: ReadonlyArray<Knex.QueryBuilder | Knex.Raw>): Promise<StatementResult[]> {
+  const natives = statements.map((s) => s.toSQL().toNative());
+  const [results] = await trx.raw(natives.map((n) => n.sql).join(';\n'), natives.flatMap((n) => n.bindings) as Knex.RawBinding[]);
+  return statements.length === 1 ? [results as StatementResult] : (results as StatementResult[]);
+}

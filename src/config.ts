@@ -37,6 +37,8 @@ export interface AppConfig {
     prefetch: number;
     /** Most orders closed in one transaction (default 200). */
     batchSize: number;
+    /** Closing transactions run at once (default 3). */
+    concurrency: number;
     /** Database failures retried through the delay levels before a message is parked (default 8). */
     maxAttempts: number;
     /** Deliveries of one message before RabbitMQ parks it: the guard against messages that crash the process (default 5). */
@@ -132,6 +134,7 @@ const schema = z.object({
   closer: z.object({
     prefetch: positiveInt,
     batchSize: positiveInt,
+    concurrency: positiveInt,
     maxAttempts: positiveInt,
     deliveryLimit: positiveInt,
   }),

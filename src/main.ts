@@ -64,6 +64,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     levels: config.delayLevels,
     prefetch: config.closer.prefetch,
     batchSize: config.closer.batchSize,
+    concurrency: config.closer.concurrency,
     maxAttempts: config.closer.maxAttempts,
     now,
     health,

@@ -33,6 +33,8 @@ export interface CloserOptions {
   prefetch: number;
   /** Most orders closed in one transaction. */
   batchSize: number;
+  /** Closing transactions run at once (orders and products are locked in id order, so they cannot deadlock). */
+  concurrency: number;
   /** Failed attempts (database down, unexpected errors) before a message is parked. */
   maxAttempts: number;
   now: () => Date;
@@ -59,7 +61,7 @@ const PENDING = transitionFor('timeout').from;
 export class Closer {
   private channel?: ChannelWrapper;
   private readonly queue: Delivery[] = [];
-  private processing?: Promise<void>;
+  private activeBatches = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly consumers = new Map<Channel, string>();
   private readonly held = new Set<{ timer: NodeJS.Timeout; handBack: () => void }>();
@@ -117,20 +119,22 @@ export class Closer {
     const messageId = msg.properties.messageId ? String(msg.properties.messageId) : '';
     const parsed = parseTimeoutMessage(msg.content);
     if (!parsed.ok) return this.park(channel, msg, `invalid message: ${parsed.reason}`, 'invalid');
-    await new Promise<void>((done) => {
-      this.queue.push({ channel, msg, message: parsed.message, messageId, done });
-      this.processing ??= this.processQueue().finally(() => (this.processing = undefined));
-    });
+    await this.requeueInProcess({ channel, msg, message: parsed.message, messageId });
   }
 
-  private async processQueue(): Promise<void> {
-    while (this.queue.length > 0) {
+  /**
+   * Starts batches while fewer than `concurrency` run. A lone message gets a transaction of its own at once;
+   * under a backlog, whatever arrived while the running batches worked fills the next ones.
+   */
+  private pump(): void {
+    while (this.activeBatches < this.opts.concurrency && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.opts.batchSize);
-      try {
-        await this.processBatch(batch);
-      } finally {
+      this.activeBatches++;
+      void this.processBatch(batch).finally(() => {
         batch.forEach((d) => d.done());
-      }
+        this.activeBatches--;
+        this.pump();
+      });
     }
   }
 
@@ -212,7 +216,7 @@ export class Closer {
   private requeueInProcess(d: Omit<Delivery, 'done'>): Promise<void> {
     return new Promise<void>((done) => {
       this.queue.push({ ...d, done });
-      this.processing ??= this.processQueue().finally(() => (this.processing = undefined));
+      this.pump();
     });
   }
 

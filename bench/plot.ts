@@ -3,8 +3,9 @@ export function latenessSvg(service: number[], raw: number[], title: string): st
   const all = [...service, ...raw].sort((a, b) => a - b);
   const hi = Math.max(10, all[Math.floor(all.length * 0.999)] ?? 10);
   const lo = Math.min(0, all[0] ?? 0);
-  const bins = 60;
-  const width = (hi - lo) / bins;
+  // Whole-millisecond bins while the range allows (the data has millisecond resolution), else 60 bins.
+  const width = Math.max(1, (hi - lo) / 60);
+  const bins = Math.ceil((hi - lo) / width);
   const count = (xs: number[]) => {
     const h = new Array<number>(bins).fill(0);
     for (const x of xs) h[Math.min(bins - 1, Math.max(0, Math.floor((x - lo) / width)))]!++;

@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     const dir = path.join(ROOT, 'bench');
     writeFileSync(path.join(dir, 'lateness.svg'), latenessSvg(r.samples, r.rawSamples, `Close lateness, ${r.ratePerSecond} orders/s for ${r.seconds} s, 2 s window (${r.service.count} orders)`));
     for (const [label, key] of [['p50', 'p50'], ['p99', 'p99'], ['max', 'max']] as const) {
-      rows.push({ scenario: label === 'p50' ? `steady ${r.ratePerSecond}/s × ${r.seconds} s, 2 s window` : '', figure: `lateness ${label} (ms)`, service: fmt(r.service[key], 1), baseline: `${fmt(r.raw[key], 1)} raw TTL+DLX`, ratio: `+${fmt(r.service[key] - r.raw[key], 1)} ms`, target: label === 'p99' ? 'p99 ≤ 250 ms' : '' });
+      rows.push({ scenario: label === 'p50' ? `steady ${r.ratePerSecond}/s × ${r.seconds} s, 2 s window` : '', figure: `lateness ${label} (ms)`, service: fmt(r.service[key], 1), baseline: `${fmt(r.raw[key], 1)} raw TTL+DLX`, ratio: `${r.service[key] - r.raw[key] >= 0 ? '+' : '−'}${fmt(Math.abs(r.service[key] - r.raw[key]), 1)} ms`, target: label === 'p99' ? 'p99 ≤ 250 ms' : '' });
     }
     rows.push({ scenario: '', figure: 'closed early', service: String(r.service.early), baseline: '', ratio: '', target: '0' });
   }

@@ -1,3 +1,4 @@
+import type { TimeoutMessage } from '../domain/timeout-message';
 import type { Knex } from 'knex';
 
 export interface OutboxMessage {
@@ -7,6 +8,8 @@ export interface OutboxMessage {
   orderId: string | null;
   payload: string;
   attempts: number;
+  /** The payload already decoded, when the row was written by this process (saves reading it back). */
+  message?: TimeoutMessage;
 }
 
 export interface NewOutboxMessage {

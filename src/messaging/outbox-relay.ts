@@ -89,7 +89,7 @@ export class OutboxRelay {
     }
     const results = await Promise.all(
       rows.map(async (row) => {
-        const parsed = parseTimeoutMessage(Buffer.from(row.payload));
+        const parsed = row.message ? ({ ok: true, message: row.message } as const) : parseTimeoutMessage(Buffer.from(row.payload));
         if (!parsed.ok) {
           // Retrying cannot help; the sweeper still closes the order on time.
           logger.error('outbox row unreadable; dropped from the outbox', { orderId: row.orderId, messageId: row.messageId, reason: parsed.reason });

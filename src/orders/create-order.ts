@@ -39,7 +39,7 @@ function canonicalJson(value: unknown): string {
  * (outbox) in one transaction. With an idempotency key, the same key and body return the first response.
  */
 export async function createOrder(ctx: OrderContext, input: CreateOrderInput, idempotencyKey?: string): Promise<CreateOrderResult> {
-  const requestHash = createHash('sha256').update(canonicalJson(input)).digest('hex');
+  const requestHash = idempotencyKey ? createHash('sha256').update(canonicalJson(input)).digest('hex') : '';
   let scheduled: OutboxMessage | undefined;
   let created: Order | undefined;
   try {
@@ -80,7 +80,15 @@ export async function createOrder(ctx: OrderContext, input: CreateOrderInput, id
           ),
         ],
       );
-      scheduled = { id: String(written[0]!.insertId), messageId, kind: TIMEOUT_MESSAGE_KIND, orderId: order.id, payload: payloadFor(order.id), attempts: 0 };
+      scheduled = {
+        id: String(written[0]!.insertId),
+        messageId,
+        kind: TIMEOUT_MESSAGE_KIND,
+        orderId: order.id,
+        payload: payloadFor(order.id),
+        attempts: 0,
+        message: { orderId: order.id, expiresAt: expiresAt.toISOString(), attempt: 0 },
+      };
       created = order;
       const json = JSON.stringify(toOrderJson(order));
       if (idempotencyKey) await storeIdempotentResponse(trx, idempotencyKey, 201, order.id, json);

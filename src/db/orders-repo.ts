@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import type { EventSource, OrderEvent, OrderStatus, Transition } from '../domain/order-lifecycle';
 import { transitionFor } from '../domain/order-lifecycle';
-import { returnStock } from './products-repo';
-import { runTogether, type StatementResult } from './run-together';
+import { returnStock, returnStockStatement } from './products-repo';
+import { runTogether, runTogetherRaw, type StatementResult } from './run-together';
 
 export interface OrderItem {
   productId: string;
@@ -147,14 +147,15 @@ export async function listOrderEvents(db: Knex, id: string): Promise<OrderEventR
   }));
 }
 
-/** Quantities per product held by the given orders, for giving them back. */
+/** Quantities per product held by the given orders, ascending by product, for giving them back. */
+function heldQuantitiesQuery(trx: Knex.Transaction, orderIds: readonly string[]): Knex.QueryBuilder {
+  return trx('order_items').select('product_id').sum({ quantity: 'quantity' }).whereIn('order_id', orderIds as string[]).groupBy('product_id').orderBy('product_id');
+}
+
+const toQuantities = (rows: { product_id: number | string; quantity: number | string }[]) => new Map(rows.map((r) => [String(r.product_id), Number(r.quantity)]));
+
 async function heldQuantities(trx: Knex.Transaction, orderIds: readonly string[]): Promise<Map<string, number>> {
-  const rows: { product_id: number | string; quantity: number | string }[] = await trx('order_items')
-    .select('product_id')
-    .sum({ quantity: 'quantity' })
-    .whereIn('order_id', orderIds as string[])
-    .groupBy('product_id');
-  return new Map(rows.map((r) => [String(r.product_id), Number(r.quantity)]));
+  return toQuantities(await heldQuantitiesQuery(trx, orderIds));
 }
 
 export interface TransitionRequest {
@@ -232,14 +233,16 @@ export async function closeDueOrders(db: Knex, opts: CloseDueOptions): Promise<C
     const due: { id: number | string; expires_at: Date; category: string }[] = await query;
     if (due.length === 0) return [];
     const ids = due.map((r) => String(r.id));
-    await trx('orders')
-      .update({ status: timeout.to, closed_at: opts.now, updated_at: opts.now })
-      .whereIn('id', ids)
-      .andWhere({ status: timeout.from });
-    await returnStock(trx, await heldQuantities(trx, ids), opts.now);
-    await trx('order_events').insert(
-      ids.map((id) => ({ order_id: id, event: timeout.event, from_status: timeout.from, to_status: timeout.to, source: opts.source, at: opts.now })),
-    );
+    // Two round trips for the rest: close and read what they hold; give it back and record the events.
+    const [, held] = await runTogetherRaw(trx, [
+      trx('orders').update({ status: timeout.to, closed_at: opts.now, updated_at: opts.now }).whereIn('id', ids).andWhere({ status: timeout.from }),
+      heldQuantitiesQuery(trx, ids),
+    ]);
+    const quantities = toQuantities(held as { product_id: number; quantity: string }[]);
+    await runTogether(trx, [
+      ...(quantities.size > 0 ? [returnStockStatement(trx, quantities, opts.now)] : []),
+      trx('order_events').insert(ids.map((id) => ({ order_id: id, event: timeout.event, from_status: timeout.from, to_status: timeout.to, source: opts.source, at: opts.now }))),
+    ]);
     return due.map((r) => ({ id: String(r.id), category: r.category, expiresAt: r.expires_at, closedAt: opts.now }));
   });
 }

@@ -87,11 +87,13 @@ export async function takeStock(trx: Knex.Transaction, quantities: ReadonlyMap<s
 /** Gives stock back (never conditional: the caller's compare-and-set already made this the only release). */
 export async function returnStock(trx: Knex.Transaction, quantities: ReadonlyMap<string, number>, now: Date): Promise<void> {
   if (quantities.size === 0) return;
+  await returnStockStatement(trx, quantities, now);
+}
+
+/** The statement of {@link returnStock}, to send together with others. */
+export function returnStockStatement(trx: Knex.Transaction, quantities: ReadonlyMap<string, number>, now: Date): Knex.Raw {
   const { ids, caseSql, caseBindings } = stockDeltaSql(quantities, '+');
-  await trx.raw(
-    `UPDATE products SET stock = stock + ${caseSql}, updated_at = ? WHERE id IN (${ids.map(() => '?').join(',')})`,
-    [...caseBindings, now, ...ids],
-  );
+  return trx.raw(`UPDATE products SET stock = stock + ${caseSql}, updated_at = ? WHERE id IN (${ids.map(() => '?').join(',')})`, [...caseBindings, now, ...ids]);
 }
 
 export function affectedRows(rawResult: unknown): number {

@@ -10,7 +10,12 @@ export interface StatementResult {
  * multiple statements allowed for this; every statement still comes from the query builder, parameterised.
  */
 export async function runTogether(trx: Knex.Transaction, statements: ReadonlyArray<Knex.QueryBuilder | Knex.Raw>): Promise<StatementResult[]> {
+  return (await runTogetherRaw(trx, statements)) as StatementResult[];
+}
+
+/** As {@link runTogether}, for batches with SELECTs: each element is a header or an array of rows. */
+export async function runTogetherRaw(trx: Knex.Transaction, statements: ReadonlyArray<Knex.QueryBuilder | Knex.Raw>): Promise<unknown[]> {
   const natives = statements.map((s) => s.toSQL().toNative());
   const [results] = await trx.raw(natives.map((n) => n.sql).join(';\n'), natives.flatMap((n) => n.bindings) as Knex.RawBinding[]);
-  return statements.length === 1 ? [results as StatementResult] : (results as StatementResult[]);
+  return statements.length === 1 ? [results] : (results as unknown[]);
 }

@@ -138,21 +138,51 @@ export class Closer {
     }
   }
 
-  /** Sorts a batch by what the database says of each order, then closes the due ones in one transaction. */
+  /**
+   * Closes whatever in the batch is due and still pending, in one transaction, then sorts out the rest by what
+   * the database says of each order (in the usual case, everything closed, that second read is not needed).
+   */
   private async processBatch(batch: Delivery[]): Promise<void> {
     const { db, now } = this.opts;
-    let orders: Map<string, { status: string; expires_at: Date }>;
+    const at = now();
+    const ids = [...new Set(batch.map((d) => d.message.orderId))];
+    const started = process.hrtime.bigint();
+    let closed: ClosedOrder[];
     try {
-      const ids = [...new Set(batch.map((d) => d.message.orderId))];
-      const rows: { id: number | string; status: string; expires_at: Date }[] = await db('orders').select('id', 'status', 'expires_at').whereIn('id', ids);
-      orders = new Map(rows.map((r) => [String(r.id), r]));
+      closed = await retryOnConflict(() => closeDueOrders(db, { orderIds: ids, source: 'timeout', now: at }));
     } catch (err) {
       await Promise.all(batch.map((d) => this.retryLater(d, err)));
       return;
     }
-    const at = now();
-    const due: Delivery[] = [];
+    if (closed.length > 0) {
+      this.opts.observer?.batch?.(closed.length, Number(process.hrtime.bigint() - started) / 1e9);
+      this.opts.observer?.closed?.(closed);
+      logger.info('orders closed', { count: closed.length, source: 'timeout', orderIds: closed.length <= 20 ? closed.map((c) => c.id) : undefined });
+    }
+    const closedIds = new Set(closed.map((c) => c.id));
+    const rest: Delivery[] = [];
     for (const d of batch) {
+      if (closedIds.has(d.message.orderId)) {
+        logger.debug('order closed', { orderId: d.message.orderId, messageId: d.messageId });
+        ack(d);
+      } else rest.push(d);
+    }
+    if (rest.length > 0) await this.sortOut(rest, at);
+  }
+
+  /** Deliveries whose order was not closed: unknown (park), moved on (no-op), or not yet due (send on / wait). */
+  private async sortOut(rest: Delivery[], at: Date): Promise<void> {
+    let orders: Map<string, { status: string; expires_at: Date }>;
+    try {
+      const rows: { id: number | string; status: string; expires_at: Date }[] = await this.opts.db('orders')
+        .select('id', 'status', 'expires_at')
+        .whereIn('id', [...new Set(rest.map((d) => d.message.orderId))]);
+      orders = new Map(rows.map((r) => [String(r.id), r]));
+    } catch (err) {
+      await Promise.all(rest.map((d) => this.retryLater(d, err)));
+      return;
+    }
+    for (const d of rest) {
       const order = orders.get(d.message.orderId);
       if (!order) {
         this.track(this.park(d.channel, d.msg, `unknown order ${d.message.orderId}`, 'unknown-order'));
@@ -163,34 +193,10 @@ export class Closer {
       } else if (order.expires_at.getTime() > at.getTime()) {
         this.track(this.notYetDue(d, order.expires_at, at));
       } else {
-        due.push(d);
-      }
-    }
-    if (due.length > 0) await this.closeBatch(due, at);
-  }
-
-  private async closeBatch(due: Delivery[], at: Date): Promise<void> {
-    const started = process.hrtime.bigint();
-    let closed: ClosedOrder[];
-    try {
-      closed = await retryOnConflict(() => closeDueOrders(this.opts.db, { orderIds: due.map((d) => d.message.orderId), source: 'timeout', now: at }));
-    } catch (err) {
-      await Promise.all(due.map((d) => this.retryLater(d, err)));
-      return;
-    }
-    this.opts.observer?.batch?.(due.length, Number(process.hrtime.bigint() - started) / 1e9);
-    if (closed.length > 0) this.opts.observer?.closed?.(closed);
-    const closedIds = new Set(closed.map((c) => c.id));
-    for (const d of due) {
-      if (closedIds.has(d.message.orderId)) {
-        logger.debug('order closed', { orderId: d.message.orderId, messageId: d.messageId });
-        ack(d);
-      } else {
-        // Changed since it was read (paid, cancelled, or its deadline moved): sort it again from the database.
+        // Became due or pending again between the close and this read (a deadline moved back): once more.
         this.track(this.requeueInProcess(d));
       }
     }
-    if (closed.length > 0) logger.info('orders closed', { count: closed.length, source: 'timeout', orderIds: closed.length <= 20 ? closed.map((c) => c.id) : undefined });
   }
 
   /** Early (level rounding, a deadline moved): hop to the next level, or wait out less than the smallest one. */

@@ -80,7 +80,8 @@ async function main(): Promise<void> {
     const r = await pendingCapacity(n);
     results.capacity = r;
     rows.push(
-      { scenario: `pending capacity (${fmt(n)})`, figure: 'broker bytes per pending order', service: fmt(r.brokerBytesPerOrder), baseline: '', ratio: '', target: '< 1,000' },
+      { scenario: `pending capacity (${fmt(n)})`, figure: 'queue memory per pending order (bytes)', service: fmt(r.queueBytesPerOrder), baseline: '', ratio: '', target: '< 1,000' },
+      { scenario: '', figure: 'node memory growth per order (bytes)', service: fmt(r.brokerBytesPerOrder), baseline: `${fmt(r.messagesInQueues)} messages queued`, ratio: '', target: '' },
       { scenario: '', figure: 'service RSS idle → after (MB)', service: `${fmt(r.serviceRssIdleMb)} → ${fmt(r.serviceRssAfterMb)}`, baseline: '', ratio: '', target: 'flat' },
     );
   }

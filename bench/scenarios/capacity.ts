@@ -2,7 +2,11 @@ import { createScratch, log, management, rssOf, seedOrders, seedProducts, sleep,
 
 export interface CapacityResult {
   orders: number;
+  /** Memory of the vhost's queue processes per pending order (robust to other activity on the node). */
+  queueBytesPerOrder: number;
+  /** Growth of the whole node's memory per pending order. */
   brokerBytesPerOrder: number;
+  messagesInQueues: number;
   brokerMemoryBeforeMb: number;
   brokerMemoryAfterMb: number;
   serviceRssIdleMb: number;
@@ -44,11 +48,16 @@ export async function pendingCapacity(n: number): Promise<CapacityResult> {
     );
     await sleep(10_000); // let the broker settle its memory accounting
     const after = await brokerMemory();
+    const queues = await management<{ memory?: number; messages?: number }[]>(`/queues/${encodeURIComponent(scratch.vhost)}`);
+    const queueMemory = queues.reduce((sum, q) => sum + (q.memory ?? 0), 0);
+    const messagesInQueues = queues.reduce((sum, q) => sum + (q.messages ?? 0), 0);
     const rssAfter = await rssOf(service.pid);
     await service.stop();
     return {
       orders: n,
+      queueBytesPerOrder: queueMemory / n,
       brokerBytesPerOrder: (after - before) / n,
+      messagesInQueues,
       brokerMemoryBeforeMb: before / 1e6,
       brokerMemoryAfterMb: after / 1e6,
       serviceRssIdleMb: rssIdle / 1e6,

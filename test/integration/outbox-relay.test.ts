@@ -4,7 +4,7 @@ import { connectDatabase, migrateDatabase } from '../../src/db/connect';
 import { parseDelayLevels } from '../../src/domain/delay-plan';
 import { OutboxRelay } from '../../src/messaging/outbox-relay';
 import type { Publisher } from '../../src/messaging/publisher';
-import { dropDatabase, scratchDatabaseUrl, sleep } from '../support/scratch';
+import { dropDatabase, scratchDatabaseUrl } from '../support/scratch';
 
 // A database of its own and no running service: nothing else may claim the rows while the relay under test runs.
 const url = scratchDatabaseUrl();
@@ -52,7 +52,10 @@ function relayWith(publisher: Pick<Publisher, 'isConnected' | 'publish'>): Outbo
 
 /** Resolves to 'returned' when the round ends, 'still running' when it has not after `ms`. */
 async function roundWithin(relay: OutboxRelay, ms: number): Promise<string> {
-  return Promise.race([relay.relayOnce().then(() => 'returned'), sleep(ms).then(() => 'still running')]);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running'), ms)));
+  // The timer is cleared either way: a pending one would keep the Jest worker from exiting.
+  return Promise.race([relay.relayOnce().then(() => 'returned'), late]).finally(() => clearTimeout(timer));
 }
 
 test('when every publish fails and a full batch is waiting, then a relay round ends instead of re-claiming the released rows in a hot loop', async () => {

@@ -17,6 +17,14 @@ module.exports = {
   projects: [
     { ...common, displayName: 'parallel', testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts'] },
     { ...common, displayName: 'disruptive', testMatch: ['<rootDir>/test/disruptive/**/*.test.ts'] },
+    // npm run test:faults: each scenario injects one fault and prints a line of counts (test/faults/support).
+    {
+      ...common,
+      displayName: 'faults',
+      testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/faults/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/faults/support/global-teardown.ts',
+    },
   ],
   maxWorkers: 2,
   testTimeout: 60_000,

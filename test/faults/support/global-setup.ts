@@ -1,0 +1,4 @@
+import { reset } from './summary';
+export default function globalSetup(): void {
+  reset();
+}

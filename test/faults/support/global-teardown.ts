@@ -1,0 +1,4 @@
+import { printSummary } from './summary';
+export default function globalTeardown(): void {
+  printSummary();
+}

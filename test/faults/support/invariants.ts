@@ -1,0 +1,71 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import { auditStock } from '../../../src/jobs/audit';
+
+/** One line of the fault report (issue 6): what happened to the orders a scenario drove. */
+export interface ScenarioCounts {
+  scenario: string;
+  /** Orders in the database. */
+  orders: number;
+  /** Orders the clients were told were created (201). */
+  acknowledged: number;
+  closed: number;
+  paid: number;
+  /** Acknowledged orders missing, or still PENDING_PAYMENT past their deadline after the scenario settled. */
+  lost: number;
+  /** Orders whose stock went back more than once (more than one releasing event). */
+  doubleRestock: number;
+  /** stock + held + sold = received for every product. */
+  stockConserved: boolean;
+}
+
+export const RESULTS_FILE = path.join(__dirname, '..', 'out', 'results.jsonl');
+
+/**
+ * Counts what a scenario did to the orders, from the database alone. `acknowledgedIds` are the ids the
+ * clients got a 201 for; `graceMs` is how far past its deadline a pending order counts as lost.
+ */
+export async function countScenario(db: Knex, scenario: string, acknowledgedIds: readonly string[], graceMs = 5_000): Promise<ScenarioCounts> {
+  const [totals] = await db('orders')
+    .select(db.raw('COUNT(*) AS orders'), db.raw("SUM(status = 'CLOSED') AS closed"), db.raw("SUM(status = 'PAID') AS paid"));
+  const ids = [...acknowledgedIds];
+  let missing = 0;
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000);
+    const found = await db('orders').whereIn('id', chunk).count({ n: '*' }).first();
+    missing += chunk.length - Number(found?.n ?? 0);
+  }
+  const overdue = await db('orders')
+    .where({ status: 'PENDING_PAYMENT' })
+    .andWhere('expires_at', '<', new Date(Date.now() - graceMs))
+    .count({ n: '*' })
+    .first();
+  const releases: { n: number }[] = await db('order_events')
+    .select(db.raw('COUNT(*) AS n'))
+    .whereIn('event', ['timeout', 'cancel'])
+    .groupBy('order_id')
+    .having(db.raw('COUNT(*) > 1'));
+  const mismatches = await auditStock(db);
+  return {
+    scenario,
+    orders: Number(totals.orders ?? 0),
+    acknowledged: ids.length,
+    closed: Number(totals.closed ?? 0),
+    paid: Number(totals.paid ?? 0),
+    lost: missing + Number(overdue?.n ?? 0),
+    doubleRestock: releases.length,
+    stockConserved: mismatches.length === 0,
+  };
+}
+
+export const formatCounts = (c: ScenarioCounts) =>
+  `${c.scenario} | ${c.orders} | ${c.acknowledged} | ${c.closed} | ${c.paid} | ${c.lost} | ${c.doubleRestock} | ${c.stockConserved ? 'yes' : 'NO'}`;
+
+/** Prints the scenario's line, records it for the summary, and fails the test if anything was lost. */
+export function report(c: ScenarioCounts): void {
+  process.stdout.write(`${formatCounts(c)}\n`);
+  mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
+  appendFileSync(RESULTS_FILE, `${JSON.stringify(c)}\n`);
+  expect({ lost: c.lost, doubleRestock: c.doubleRestock, stockConserved: c.stockConserved }).toEqual({ lost: 0, doubleRestock: 0, stockConserved: true });
+}

@@ -11,6 +11,13 @@ export interface AppConfig {
     port: number;
     /** Largest accepted request body in bytes (default 100 kB). */
     bodyLimit: number;
+    /**
+     * Longest a client may take to send a whole request, headers and body (default 30s); a slower one gets
+     * 408 and its connection is closed, so slow or stalled uploads cannot hold sockets for ever.
+     */
+    requestTimeout: number;
+    /** Longest a client may take to send the request headers (default 10s; at most `requestTimeout`). */
+    headersTimeout: number;
   };
   amqp: {
     /** Broker URL (`AMQP_URL`); may carry credentials, so never log it as is. */
@@ -75,6 +82,8 @@ export interface AppConfig {
 /** Which environment variable feeds which key, so errors can name both. */
 const ENV_NAMES: Record<string, string> = {
   'http.port': 'HTTP_PORT',
+  'http.requestTimeout': 'HTTP_REQUEST_TIMEOUT',
+  'http.headersTimeout': 'HTTP_HEADERS_TIMEOUT',
   'amqp.url': 'AMQP_URL',
   'amqp.managementUrl': 'RABBITMQ_MANAGEMENT_URL',
   'mysql.url': 'MYSQL_URL',
@@ -121,7 +130,10 @@ const delayLevels = z.string().transform((value, ctx) => {
 });
 
 const schema = z.object({
-  http: z.object({ port: z.coerce.number().int().min(0).max(65535), bodyLimit: z.string() }),
+  http: z
+    .object({ port: z.coerce.number().int().min(0).max(65535), bodyLimit: z.string(), requestTimeout: duration, headersTimeout: duration })
+    .refine((h) => h.requestTimeout > 0 && h.headersTimeout > 0, { message: 'must be more than 0', path: ['requestTimeout'] })
+    .refine((h) => h.headersTimeout <= h.requestTimeout, { message: 'must be at most http.requestTimeout', path: ['headersTimeout'] }),
   amqp: z.object({
     url: z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://'),
     heartbeat: duration,
@@ -154,8 +166,35 @@ function parseBytes(text: string): number {
   return Number(match[1]) * factor;
 }
 
-/** Validates raw configuration (node-config's merged object); throws a ConfigError naming each bad key. */
-export function parseConfig(raw: unknown): AppConfig {
+const LOOPBACK_HOSTS = new Set(['localhost', '[::1]']);
+
+/** Whether a URL host is this machine: `localhost`, 127.0.0.0/8 or ::1. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  return LOOPBACK_HOSTS.has(host) || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * Production refuses RabbitMQ's `guest` account (also what an URL without a user logs in as) on a broker
+ * that is not on this machine: guest is a well-known password, and RabbitMQ itself only lets it in over
+ * loopback, so such a configuration is a mistake.
+ */
+function checkProductionBroker(url: string, nodeEnv: string | undefined): void {
+  if (nodeEnv !== 'production') return;
+  const parsed = new URL(url);
+  const user = decodeURIComponent(parsed.username);
+  if ((user === '' || user === 'guest') && !isLoopbackHost(parsed.hostname)) {
+    throw new ConfigError(
+      `Invalid configuration:\n  amqp.url (AMQP_URL): the ${user === '' ? 'default (guest)' : 'guest'} user is refused in production on a broker that is not on this machine (${parsed.hostname}); give the service its own RabbitMQ user`,
+    );
+  }
+}
+
+/**
+ * Validates raw configuration (node-config's merged object); throws a ConfigError naming each bad key.
+ * `nodeEnv` (default `NODE_ENV`) turns on the production-only checks.
+ */
+export function parseConfig(raw: unknown, nodeEnv: string | undefined = process.env.NODE_ENV): AppConfig {
   const result = schema.safeParse(raw);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
@@ -166,6 +205,7 @@ export function parseConfig(raw: unknown): AppConfig {
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
+  checkProductionBroker(result.data.amqp.url, nodeEnv);
   return { ...result.data, http: { ...result.data.http, bodyLimit: parseBytes(result.data.http.bodyLimit) } };
 }
 

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -108,11 +108,23 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   };
 
   const app = createHttpApp({ orders, bodyLimit: config.http.bodyLimit, readiness, metrics: metrics.registry, observeRequest: metrics.observeRequest });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.http.port, () => resolve(s));
+  // Slow or stalled clients get 408 and lose their connection; Node checks the deadlines every
+  // `connectionsCheckingInterval` (30 s by default, which would let them linger that much longer).
+  const server = createServer(
+    {
+      requestTimeout: config.http.requestTimeout,
+      headersTimeout: config.http.headersTimeout,
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(config.http.headersTimeout / 4))),
+    },
+    app,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
   const port = (server.address() as AddressInfo).port;
   logger.info('listening', { port });
 

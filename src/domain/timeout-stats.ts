@@ -110,13 +110,19 @@ export function buildTimeoutStats(input: {
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/i;
 
 /**
+ * No order is older than 1970, and instants far before it are not valid dates (or DATETIMEs) at all: a `since`
+ * further back (`9999999999d`, `0100-01-01`) means "everything", from 1970-01-01.
+ */
+const notBeforeEpoch = (ms: number) => new Date(Math.max(0, ms));
+
+/**
  * The start of a stats period: an ISO-8601 date or date-time (without an offset: UTC), or a duration back from
  * `now` (`24h`, `90m`, `7d`). Throws an Error whose message says what is wrong.
  */
 export function parseSince(text: string, now: Date): Date {
   const value = text.trim();
   if (/^\d+(?:\.\d+)?(?:ms|s|m|h|d)$/.test(value)) {
-    return new Date(now.getTime() - parseDuration(value));
+    return notBeforeEpoch(now.getTime() - parseDuration(value));
   }
   const m = ISO.exec(value);
   if (m) {
@@ -125,7 +131,7 @@ export function parseSince(text: string, now: Date): Date {
     const fields = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec));
     const exists = new Date(fields).toISOString().slice(0, 19) === `${y}-${mo}-${d}T${h}:${mi}:${sec}`;
     const at = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac.slice(0, 4)}${zone.toUpperCase()}`);
-    if (exists && !Number.isNaN(at)) return new Date(at);
+    if (exists && !Number.isNaN(at)) return notBeforeEpoch(at);
   }
   throw new Error(`"${text.slice(0, 60)}" is neither an ISO-8601 date-time (2026-11-20T08:00:00Z) nor a duration back from now (24h, 90m, 7d)`);
 }

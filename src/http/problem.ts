@@ -22,6 +22,19 @@ function toAppError(err: unknown): AppError {
     const detail = bodyError.status === 413 ? `request body is larger than the limit` : (err as Error).message;
     return new AppError(bodyError.status, bodyError.type, bodyError.title, detail);
   }
+  // Other client errors raised by express and body-parser (http-errors: a 4xx `status`, `expose`), e.g. a path
+  // whose percent-encoding is malformed, or a body that does not decompress as its Content-Encoding says.
+  const status = (err as { status?: unknown }).status;
+  if (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 500) {
+    const exposed = (err as { expose?: unknown }).expose === true && err instanceof Error;
+    const byStatus: Record<number, [ProblemType, string]> = {
+      404: ['not-found', 'Not found'],
+      413: ['payload-too-large', 'Payload too large'],
+      415: ['unsupported-media-type', 'Unsupported media type'],
+    };
+    const [type, title] = byStatus[status] ?? ['bad-request', 'Bad request'];
+    return new AppError(status, type, title, exposed ? (err as Error).message.slice(0, 200) : title.toLowerCase());
+  }
   return new AppError(500, 'internal', 'Internal error', 'the request could not be completed; it has been logged');
 }
 

@@ -52,6 +52,8 @@ interface Delivery {
 }
 
 const PENDING = transitionFor('timeout').from;
+/** Orders of a failed batch closed at once, each in its own transaction, to find the one that fails. */
+const ISOLATION_WORKERS = 4;
 
 /**
  * Consumes `order.timeout`. Each message is acknowledged only once its outcome is durable: the order closed
@@ -151,6 +153,18 @@ export class Closer {
     try {
       closed = await retryOnConflict(() => closeDueOrders(db, { orderIds: ids, source: 'timeout', now: at }));
     } catch (err) {
+      if (ids.length > 1 && !isConnectionError(err)) {
+        // One order that cannot be closed (a failing trigger, bad data) must not drag its batch-mates through the
+        // back-off into the parked queue: close each order on its own, so only the failing one backs off.
+        logger.warn('closing batch failed; closing its orders one at a time', { size: ids.length, err: errorMessage(err) });
+        const single = ids.map((id) => batch.filter((d) => d.message.orderId === id));
+        let next = 0;
+        const worker = async () => {
+          while (next < single.length) await this.processBatch(single[next++]!);
+        };
+        await Promise.all(Array.from({ length: Math.min(ISOLATION_WORKERS, single.length) }, worker));
+        return;
+      }
       await Promise.all(batch.map((d) => this.retryLater(d, err)));
       return;
     }

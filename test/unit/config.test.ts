@@ -22,7 +22,7 @@ function configError(input: unknown): ConfigError {
 describe('parseConfig', () => {
   it('when given the shipped defaults, then it parses durations to milliseconds and the body limit to bytes', () => {
     const config = parseConfig(raw());
-    expect(config.http).toEqual({ port: 3000, bodyLimit: 100 * 1024 });
+    expect(config.http).toEqual({ port: 3000, bodyLimit: 100 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 });
     expect(config.delayLevels).toHaveLength(11);
     expect(config.delayLevels[0]).toEqual({ name: '1s', ms: 1_000 });
     expect(config.orderPaymentTimeouts).toEqual({ default: 900_000, fresh: 300_000 });

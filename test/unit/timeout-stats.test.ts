@@ -152,6 +152,8 @@ describe('parseSince', () => {
     ['7d', '2026-11-14T12:00:00.000Z'],
     ['1500ms', '2026-11-21T11:59:58.500Z'],
     [' 2h ', '2026-11-21T10:00:00.000Z'],
+    ['9999999999d', '1970-01-01T00:00:00.000Z'],
+    ['99999999999999999999999999999999d', '1970-01-01T00:00:00.000Z'],
   ])('when since is the duration %p, then it is that long before now', (text, expected) => {
     expect(parseSince(text, now).toISOString()).toBe(expected);
   });
@@ -164,6 +166,7 @@ describe('parseSince', () => {
     ['2026-11-20T08:00', '2026-11-20T08:00:00.000Z'],
     ['2026-11-20T08:00:00', '2026-11-20T08:00:00.000Z'],
     ['2026-11-20', '2026-11-20T00:00:00.000Z'],
+    ['0100-01-01T00:00:00Z', '1970-01-01T00:00:00.000Z'],
   ])('when since is the ISO-8601 time %p, then it is that instant (no offset: UTC)', (text, expected) => {
     expect(parseSince(text, now).toISOString()).toBe(expected);
   });

@@ -1,0 +1,85 @@
+import type { Knex } from 'knex';
+import { connectDatabase } from '../../src/db/connect';
+import { TIMEOUT_QUEUE } from '../../src/messaging/topology';
+import { queueDepth } from '../support/amqp';
+import { deleteVhost, dropDatabase, eventually, scratchDatabaseUrl, scratchVhost, sleep } from '../support/scratch';
+import { countScenario, report } from './support/invariants';
+import { closeSources, createOrders, createProduct, note, startChildService, statusCounts, waitUntilSettled, type ChildService } from './support/traffic';
+
+const ORDERS = 2000;
+
+const children: ChildService[] = [];
+let db: Knex | undefined;
+let dbUrl: string | undefined;
+let vhost: string | undefined;
+afterAll(async () => {
+  for (const c of children) await c.kill();
+  await db?.destroy();
+  if (dbUrl) await dropDatabase(dbUrl);
+  if (vhost) await deleteVhost(vhost);
+});
+
+/** A counter from a child's /metrics (0 when absent). */
+async function metric(child: ChildService, name: string, label: string): Promise<number> {
+  const text = await (await fetch(`${child.baseUrl}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && l.includes(label))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+test('the service killed with SIGKILL while closing a burst of 2,000 due orders, then restarted: every order closes exactly once, redeliveries are no-ops', async () => {
+  dbUrl = scratchDatabaseUrl();
+  const scratch = await scratchVhost();
+  vhost = scratch.vhost;
+  const env = { MYSQL_URL: dbUrl, AMQP_URL: scratch.url, ORDER_PAYMENT_TIMEOUTS: JSON.stringify({ default: '15m', burst: '15s' }) };
+
+  const first = await startChildService(env);
+  children.push(first);
+  db = connectDatabase({ url: dbUrl, poolSize: 2 });
+  const product = await createProduct(first.baseUrl, 'burst', ORDERS * 2);
+  const { orders, failed } = await createOrders(first.baseUrl, product, ORDERS);
+  expect(failed).toBe(0);
+  const ids = orders.map((o) => o.id);
+  // All 2,000 fall due at the same instant: the closer then works through them in full batches.
+  const together = new Date(Math.max(...orders.map((o) => Date.parse(o.expiresAt))) + 300);
+  await db('orders').whereIn('id', ids).update({ expires_at: together });
+  expect(Date.now()).toBeLessThan(together.getTime() - 500);
+
+  // None may have closed yet: creation must have finished well before the first deadline.
+  expect((await statusCounts(db, ids)).CLOSED ?? 0).toBe(0);
+
+  // Kill it the moment a full batch has committed (a tight poll, no sleep): that batch's acks are on their way,
+  // other batches are mid-transaction. (The first few batches hold one order each: the first held timeouts
+  // released at the deadline start a transaction at once; the rest pile up into full batches behind them.)
+  const closedCount = async () => Number((await db!('orders').where({ status: 'CLOSED' }).count({ n: '*' }).first())?.n ?? 0);
+  const pollUntil = Date.now() + 30_000;
+  let closedAtKill = 0;
+  while (closedAtKill < 50) {
+    if (Date.now() > pollUntil) throw new Error(`only ${closedAtKill} orders closed within 30 s`);
+    closedAtKill = await closedCount();
+  }
+  await first.kill('SIGKILL');
+  const closedAfterKill = (await statusCounts(db, ids)).CLOSED ?? 0;
+  expect(closedAfterKill).toBeLessThan(ORDERS);
+  // With nothing consuming, what the killed process held goes back to order.timeout.
+  await sleep(500);
+  const waiting = await queueDepth(scratch.url, TIMEOUT_QUEUE);
+
+  const second = await startChildService(env);
+  children.push(second);
+  await waitUntilSettled(db, ids, 30_000, 'every order to close after the restart');
+  expect(await statusCounts(db, ids)).toEqual({ CLOSED: ORDERS });
+  expect(await closeSources(db, ids)).toEqual({ timeout: ORDERS });
+  // Every message the killed process had not acknowledged comes back; those whose order it had closed are no-ops.
+  await eventually(async () => (await queueDepth(scratch.url, TIMEOUT_QUEUE)) === 0, 10_000, 'order.timeout to drain');
+  await sleep(500);
+  const noOps = await metric(second, 'order_timeout_timeouts_skipped_total', 'status="CLOSED"');
+  const closedBySecond = await metric(second, 'order_timeout_orders_closed_total', 'source="timeout"');
+  expect(closedBySecond).toBe(ORDERS - closedAfterKill);
+  const errors = second.stderr().split('\n').filter((l) => l.includes('"level":"error"'));
+  expect(errors).toEqual([]);
+
+  note(`process kill: ${closedAtKill} closed when the kill was sent, ${closedAfterKill} committed by the killed process, ${waiting} messages back in order.timeout, ${closedBySecond} closed after the restart, ${noOps} redeliveries of already-closed orders (no-ops)`);
+  report(await countScenario(db, 'service SIGKILLed mid-batch, restarted', ids));
+});

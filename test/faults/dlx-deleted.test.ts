@@ -47,6 +47,12 @@ test('the dead-letter exchange deleted while 300 timeouts wait in the delay queu
   const firstDeadline = Math.min(...orders.map((o) => Date.parse(o.expiresAt)));
   const lastDeadline = Math.max(...orders.map((o) => Date.parse(o.expiresAt)));
 
+  // Every 201 is out before its publish is confirmed: wait until the outbox has handed all 300 to the broker.
+  await eventually(async () => {
+    const row = await s.db('outbox').whereNull('sent_at').count({ n: '*' }).first();
+    return Number(row?.n) === 0 ? true : undefined;
+  }, 5_000, 'every timeout to be published');
+
   // The fault: someone deletes the exchange by hand, before the first timeout is due.
   await management(`/exchanges/${encodeURIComponent(s.vhost)}/${encodeURIComponent(TIMEOUT_EXCHANGE)}`, { method: 'DELETE' });
   expect(Date.now()).toBeLessThan(firstDeadline - 500);

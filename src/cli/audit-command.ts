@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../domain/duration';
-import { auditStock, findOverdueOrders } from '../jobs/audit';
+import { findOverdueOrders } from '../db/orders-repo';
+import { auditStock } from '../jobs/audit';
 import { cliConfig, cliDatabase, CliError, printTable } from './cli-context';
 
 export function auditCommand(program: Command): void {
@@ -20,7 +21,7 @@ export function auditCommand(program: Command): void {
       const db = await cliDatabase(config);
       try {
         const stock = await auditStock(db);
-        const overdue = await findOverdueOrders(db, new Date(Date.now() - graceMs));
+        const overdue = await findOverdueOrders(db, new Date(Date.now() - graceMs), 1000);
         const ok = stock.length === 0 && overdue.length === 0;
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({ ok, stockMismatches: stock, overduePending: overdue }, null, 2)}\n`);

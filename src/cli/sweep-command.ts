@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { findOverdueOrders, sweepOverdueOrders } from '../jobs/sweeper';
+import { findOverdueOrders } from '../db/orders-repo';
+import { sweepOverdueOrders } from '../jobs/sweeper';
 import { cliConfig, cliDatabase, printTable } from './cli-context';
 
 export function sweepCommand(program: Command): void {
@@ -14,7 +15,7 @@ export function sweepCommand(program: Command): void {
       try {
         const now = () => new Date();
         const orders = opts.dryRun
-          ? await findOverdueOrders({ db, now, graceMs: 0, limit: 100_000 })
+          ? await findOverdueOrders(db, now(), 100_000)
           : await sweepOverdueOrders({ db, now, graceMs: 0, batchSize: config.sweeper.batchSize, source: 'cli' });
         const rows = orders.map((o) => ({ orderId: o.id, expiresAt: o.expiresAt.toISOString() }));
         if (opts.json) process.stdout.write(`${JSON.stringify({ dryRun: !!opts.dryRun, count: rows.length, orders: rows }, null, 2)}\n`);

@@ -246,3 +246,14 @@ export async function closeDueOrders(db: Knex, opts: CloseDueOptions): Promise<C
     return due.map((r) => ({ id: String(r.id), category: r.category, expiresAt: r.expires_at, closedAt: opts.now }));
   });
 }
+
+/** PENDING_PAYMENT orders whose deadline is at or before `cutoff`, oldest first (at most `limit`). */
+export async function findOverdueOrders(db: Knex, cutoff: Date, limit: number): Promise<{ id: string; expiresAt: Date }[]> {
+  const rows: { id: number | string; expires_at: Date }[] = await db('orders')
+    .select('id', 'expires_at')
+    .where({ status: transitionFor('timeout').from })
+    .andWhere('expires_at', '<=', cutoff)
+    .orderBy('expires_at')
+    .limit(limit);
+  return rows.map((r) => ({ id: String(r.id), expiresAt: r.expires_at }));
+}

@@ -55,11 +55,6 @@ export async function findProduct(db: Knex, id: string): Promise<Product | undef
   return row ? toProduct(row) : undefined;
 }
 
-export async function findProducts(db: Knex, ids: readonly string[]): Promise<Map<string, Product>> {
-  const rows: ProductRow[] = await db('products').whereIn('id', ids as string[]);
-  return new Map(rows.map((r) => [String(r.id), toProduct(r)]));
-}
-
 /** `UPDATE … SET col = col + CASE id WHEN … END`: one statement, rows locked in ascending id order. */
 export function stockDeltaSql(deltas: ReadonlyMap<string, number>, sign: '+' | '-') {
   const ids = [...deltas.keys()].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));

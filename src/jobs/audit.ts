@@ -34,9 +34,3 @@ export async function auditStock(db: Knex): Promise<StockMismatch[]> {
     })
     .filter((r) => r.difference !== 0);
 }
-
-/** PENDING_PAYMENT orders whose deadline is before `cutoff`. */
-export async function findOverdueOrders(db: Knex, cutoff: Date): Promise<{ id: string; expiresAt: Date }[]> {
-  const rows: { id: number; expires_at: Date }[] = await db('orders').select('id', 'expires_at').where({ status: 'PENDING_PAYMENT' }).andWhere('expires_at', '<', cutoff).orderBy('expires_at').limit(1000);
-  return rows.map((r) => ({ id: String(r.id), expiresAt: r.expires_at }));
-}

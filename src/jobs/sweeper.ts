@@ -31,18 +31,6 @@ export async function sweepOverdueOrders(opts: SweepOptions): Promise<ClosedOrde
   }
 }
 
-/** The overdue orders a sweep would close, without closing them. */
-export async function findOverdueOrders(opts: Omit<SweepOptions, 'batchSize'> & { limit: number }): Promise<{ id: string; expiresAt: Date }[]> {
-  const cutoff = new Date(opts.now().getTime() - opts.graceMs);
-  const rows: { id: number | string; expires_at: Date }[] = await opts.db('orders')
-    .select('id', 'expires_at')
-    .where({ status: 'PENDING_PAYMENT' })
-    .andWhere('expires_at', '<=', cutoff)
-    .orderBy('expires_at')
-    .limit(opts.limit);
-  return rows.map((r) => ({ id: String(r.id), expiresAt: r.expires_at }));
-}
-
 /** Runs the sweep every `intervalMs`; anything it finds means timeout messages went missing, so it warns. */
 export function startSweeper(opts: SweepOptions & { intervalMs: number; onClosed?: (closed: ClosedOrder[]) => void }): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;

@@ -1,40 +1,22 @@
-import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { connectDatabase, migrateDatabase } from '../../src/db/connect';
 import { parseDelayLevels } from '../../src/domain/delay-plan';
 import { OutboxRelay } from '../../src/messaging/outbox-relay';
 import type { Publisher } from '../../src/messaging/publisher';
-import { dropDatabase, scratchDatabaseUrl } from '../support/scratch';
+import { insertUnsentOutbox, migratedScratchDatabase } from '../support/scratch';
 
 // A database of its own and no running service: nothing else may claim the rows while the relay under test runs.
-const url = scratchDatabaseUrl();
+let scratch: Awaited<ReturnType<typeof migratedScratchDatabase>>;
 let db: Knex;
 beforeAll(async () => {
-  await migrateDatabase({ url });
-  db = connectDatabase({ url, poolSize: 4 });
+  scratch = await migratedScratchDatabase();
+  db = scratch.db;
 });
-afterAll(async () => {
-  await db?.destroy();
-  await dropDatabase(url);
-});
+afterAll(async () => scratch?.destroy());
 beforeEach(async () => {
   await db('outbox').del();
 });
 
-async function insertUnsent(count: number): Promise<void> {
-  const now = new Date();
-  await db('outbox').insert(
-    Array.from({ length: count }, () => ({
-      message_id: randomUUID(),
-      kind: 'order.timeout',
-      order_id: null,
-      payload: JSON.stringify({ orderId: '1', expiresAt: new Date(now.getTime() + 3_600_000).toISOString(), attempt: 0 }),
-      created_at: now,
-      claimed_by: null,
-      claimed_until: null,
-    })),
-  );
-}
+const insertUnsent = (count: number) => insertUnsentOutbox(db, count);
 
 function relayWith(publisher: Pick<Publisher, 'isConnected' | 'publish'>): OutboxRelay {
   return new OutboxRelay({

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { claimOutbox } from '../../src/db/outbox-repo';
 import { makeProduct, waitForStatus } from '../support/orders';
+import { insertUnsentOutbox } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
 let svc: TestService;
@@ -9,20 +10,7 @@ beforeAll(async () => {
 });
 afterAll(async () => svc?.destroy());
 
-async function insertUnsent(count: number, claimedUntil: Date | null): Promise<void> {
-  const now = new Date();
-  await svc.db('outbox').insert(
-    Array.from({ length: count }, () => ({
-      message_id: randomUUID(),
-      kind: 'order.timeout',
-      order_id: null,
-      payload: JSON.stringify({ orderId: '1', expiresAt: new Date(now.getTime() + 3_600_000).toISOString(), attempt: 0 }),
-      created_at: now,
-      claimed_by: claimedUntil ? 'someone-else' : null,
-      claimed_until: claimedUntil,
-    })),
-  );
-}
+const insertUnsent = (count: number, claimedUntil: Date | null) => insertUnsentOutbox(svc.db, count, claimedUntil);
 
 test('when several relays claim the outbox at once, then every row goes to exactly one of them', async () => {
   // Far-future claims keep the running service's own relay out of the way.

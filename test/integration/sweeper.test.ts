@@ -1,19 +1,15 @@
 import type { Knex } from 'knex';
-import { connectDatabase, migrateDatabase } from '../../src/db/connect';
 import { closeDueOrders } from '../../src/db/orders-repo';
-import { dropDatabase, scratchDatabaseUrl } from '../support/scratch';
+import { migratedScratchDatabase } from '../support/scratch';
 
 // A database of its own and no running service: the only transactions are the ones this file starts.
-const url = scratchDatabaseUrl();
+let scratch: Awaited<ReturnType<typeof migratedScratchDatabase>>;
 let db: Knex;
 beforeAll(async () => {
-  await migrateDatabase({ url });
-  db = connectDatabase({ url, poolSize: 4 });
+  scratch = await migratedScratchDatabase();
+  db = scratch.db;
 });
-afterAll(async () => {
-  await db?.destroy();
-  await dropDatabase(url);
-});
+afterAll(async () => scratch?.destroy());
 
 // The sweeper's scan follows the (status, expires_at) index, so a batch stops after `limit` rows instead of
 // sorting (and locking) the whole overdue backlog by id; EXPLAIN shows no filesort. Observable: oldest first.

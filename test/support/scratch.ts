@@ -1,5 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
 import mysql from 'mysql2/promise';
+import { connectDatabase, migrateDatabase } from '../../src/db/connect';
 
 const MYSQL_BASE = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/order_timeout_test';
 const AMQP_BASE = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -70,4 +72,35 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** A migrated scratch database and a knex on it, with no service running: only the test's own transactions. */
+export async function migratedScratchDatabase(poolSize = 4): Promise<{ url: string; db: Knex; destroy(): Promise<void> }> {
+  const url = scratchDatabaseUrl();
+  await migrateDatabase({ url });
+  const db = connectDatabase({ url, poolSize });
+  return {
+    url,
+    db,
+    async destroy() {
+      await db.destroy();
+      await dropDatabase(url);
+    },
+  };
+}
+
+/** Writes `count` unsent outbox rows for a far-off timeout, claimed by someone else until `claimedUntil` (or unclaimed). */
+export async function insertUnsentOutbox(db: Knex, count: number, claimedUntil: Date | null = null): Promise<void> {
+  const now = new Date();
+  await db('outbox').insert(
+    Array.from({ length: count }, () => ({
+      message_id: randomUUID(),
+      kind: 'order.timeout',
+      order_id: null,
+      payload: JSON.stringify({ orderId: '1', expiresAt: new Date(now.getTime() + 3_600_000).toISOString(), attempt: 0 }),
+      created_at: now,
+      claimed_by: claimedUntil ? 'someone-else' : null,
+      claimed_until: claimedUntil,
+    })),
+  );
 }

@@ -15,7 +15,11 @@ module.exports = {
   // Each parallel test file gets its own database and vhost. Disruptive tests stop the shared MariaDB or
   // RabbitMQ, so they run alone, one file at a time, after the others (see the npm test script).
   projects: [
-    { ...common, displayName: 'parallel', testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'parallel',
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts'],
+    },
     { ...common, displayName: 'disruptive', testMatch: ['<rootDir>/test/disruptive/**/*.test.ts'] },
     // npm run test:faults: each scenario injects one fault and prints a line of counts (test/faults/support).
     {

@@ -21,8 +21,18 @@ export function latenessSvg(service: number[], raw: number[], title: string): st
   const ph = H - m.t - m.b;
   const x = (i: number) => m.l + (i / bins) * pw;
   const y = (f: number) => m.t + ph - (f / top) * ph;
-  const bars = hs.map((f, i) => `<rect x="${x(i).toFixed(1)}" y="${y(f).toFixed(1)}" width="${(pw / bins - 1).toFixed(1)}" height="${(m.t + ph - y(f)).toFixed(1)}" fill="#4a7bd0"/>`).join('');
-  const line = hr.map((f, i) => `${i === 0 ? 'M' : 'L'}${x(i).toFixed(1)},${y(f).toFixed(1)} L${x(i + 1).toFixed(1)},${y(f).toFixed(1)}`).join(' ');
+  const bars = hs
+    .map(
+      (f, i) =>
+        `<rect x="${x(i).toFixed(1)}" y="${y(f).toFixed(1)}" width="${(pw / bins - 1).toFixed(1)}" height="${(m.t + ph - y(f)).toFixed(1)}" fill="#4a7bd0"/>`,
+    )
+    .join('');
+  const line = hr
+    .map(
+      (f, i) =>
+        `${i === 0 ? 'M' : 'L'}${x(i).toFixed(1)},${y(f).toFixed(1)} L${x(i + 1).toFixed(1)},${y(f).toFixed(1)}`,
+    )
+    .join(' ');
   const ticks = Array.from({ length: 7 }, (_, k) => {
     const v = lo + ((hi - lo) * k) / 6;
     return `<text x="${(m.l + (k / 6) * pw).toFixed(1)}" y="${H - m.b + 18}" font-size="11" text-anchor="middle">${v.toFixed(0)}</text>`;

@@ -4,14 +4,19 @@ import type mysql from 'mysql2/promise';
 import { PRODUCTS, percentile, sleep } from './support';
 
 /** Runs `work` on each id with `workers` concurrent connections; returns seconds taken. */
-async function withWorkers<T>(items: T[], workers: number, work: (conn: mysql.PoolConnection, item: T) => Promise<void>, pool: mysql.Pool): Promise<number> {
+async function withWorkers<T>(
+  items: T[],
+  workers: number,
+  work: (conn: mysql.PoolConnection, item: T) => Promise<void>,
+  pool: mysql.Pool,
+): Promise<number> {
   let next = 0;
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: workers }, async () => {
       const conn = await pool.getConnection();
       try {
-        await conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+        await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
         while (next < items.length) await work(conn, items[next++]!);
       } finally {
         conn.release();
@@ -23,40 +28,78 @@ async function withWorkers<T>(items: T[], workers: number, work: (conn: mysql.Po
 
 /** The textbook per-order close: compare-and-set, restock, event, one transaction each, 8 connections. */
 export function rawClosePerOrder(pool: mysql.Pool, ids: number[]): Promise<number> {
-  return withWorkers(ids, 8, async (conn, id) => {
-    const now = new Date();
-    await conn.beginTransaction();
-    const [r] = await conn.query("UPDATE orders SET status = 'CLOSED', closed_at = ?, updated_at = ? WHERE id = ? AND status = 'PENDING_PAYMENT' AND expires_at <= ?", [now, now, id, now]);
-    if ((r as { affectedRows: number }).affectedRows === 1) {
-      await conn.query('UPDATE products p JOIN order_items i ON i.product_id = p.id SET p.stock = p.stock + i.quantity WHERE i.order_id = ?', [id]);
-      await conn.query("INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES (?, 'timeout', 'PENDING_PAYMENT', 'CLOSED', 'timeout', ?)", [id, now]);
-    }
-    await conn.commit();
-  }, pool);
+  return withWorkers(
+    ids,
+    8,
+    async (conn, id) => {
+      const now = new Date();
+      await conn.beginTransaction();
+      const [r] = await conn.query(
+        "UPDATE orders SET status = 'CLOSED', closed_at = ?, updated_at = ? WHERE id = ? AND status = 'PENDING_PAYMENT' AND expires_at <= ?",
+        [now, now, id, now],
+      );
+      if ((r as { affectedRows: number }).affectedRows === 1) {
+        await conn.query(
+          'UPDATE products p JOIN order_items i ON i.product_id = p.id SET p.stock = p.stock + i.quantity WHERE i.order_id = ?',
+          [id],
+        );
+        await conn.query(
+          "INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES (?, 'timeout', 'PENDING_PAYMENT', 'CLOSED', 'timeout', ?)",
+          [id, now],
+        );
+      }
+      await conn.commit();
+    },
+    pool,
+  );
 }
 
 /** The same work batched 200 orders a transaction (lock, update, restock per product, events), 8 connections. */
 export function rawCloseBatched(pool: mysql.Pool, ids: number[], batchSize = 200): Promise<number> {
   const batches: number[][] = [];
   for (let i = 0; i < ids.length; i += batchSize) batches.push(ids.slice(i, i + batchSize));
-  return withWorkers(batches, 8, async (conn, batch) => {
-    const now = new Date();
-    await conn.beginTransaction();
-    const [rows] = await conn.query("SELECT id FROM orders WHERE id IN (?) AND status = 'PENDING_PAYMENT' AND expires_at <= ? ORDER BY id FOR UPDATE", [batch, now]);
-    const due = (rows as { id: number }[]).map((r) => r.id);
-    if (due.length > 0) {
-      await conn.query("UPDATE orders SET status = 'CLOSED', closed_at = ?, updated_at = ? WHERE id IN (?)", [now, now, due]);
-      const [held] = await conn.query('SELECT product_id, SUM(quantity) AS q FROM order_items WHERE order_id IN (?) GROUP BY product_id ORDER BY product_id', [due]);
-      const h = held as { product_id: number; q: string }[];
-      await conn.query(`UPDATE products SET stock = stock + CASE id ${h.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE id IN (?)`, [...h.flatMap((x) => [x.product_id, Number(x.q)]), h.map((x) => x.product_id)]);
-      await conn.query('INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES ?', [due.map((id) => [id, 'timeout', 'PENDING_PAYMENT', 'CLOSED', 'timeout', now])]);
-    }
-    await conn.commit();
-  }, pool);
+  return withWorkers(
+    batches,
+    8,
+    async (conn, batch) => {
+      const now = new Date();
+      await conn.beginTransaction();
+      const [rows] = await conn.query(
+        "SELECT id FROM orders WHERE id IN (?) AND status = 'PENDING_PAYMENT' AND expires_at <= ? ORDER BY id FOR UPDATE",
+        [batch, now],
+      );
+      const due = (rows as { id: number }[]).map((r) => r.id);
+      if (due.length > 0) {
+        await conn.query("UPDATE orders SET status = 'CLOSED', closed_at = ?, updated_at = ? WHERE id IN (?)", [
+          now,
+          now,
+          due,
+        ]);
+        const [held] = await conn.query(
+          'SELECT product_id, SUM(quantity) AS q FROM order_items WHERE order_id IN (?) GROUP BY product_id ORDER BY product_id',
+          [due],
+        );
+        const h = held as { product_id: number; q: string }[];
+        await conn.query(
+          `UPDATE products SET stock = stock + CASE id ${h.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE id IN (?)`,
+          [...h.flatMap((x) => [x.product_id, Number(x.q)]), h.map((x) => x.product_id)],
+        );
+        await conn.query('INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES ?', [
+          due.map((id) => [id, 'timeout', 'PENDING_PAYMENT', 'CLOSED', 'timeout', now]),
+        ]);
+      }
+      await conn.commit();
+    },
+    pool,
+  );
 }
 
 /** The create transaction without HTTP: take stock, order, item, event, outbox; `connections` at once for `ms`. */
-export async function rawCreate(pool: mysql.Pool, connections: number, ms: number): Promise<{ count: number; seconds: number; p50: number; p99: number }> {
+export async function rawCreate(
+  pool: mysql.Pool,
+  connections: number,
+  ms: number,
+): Promise<{ count: number; seconds: number; p50: number; p99: number }> {
   const latencies: number[] = [];
   const stopAt = Date.now() + ms;
   const started = process.hrtime.bigint();
@@ -64,7 +107,7 @@ export async function rawCreate(pool: mysql.Pool, connections: number, ms: numbe
     Array.from({ length: connections }, async () => {
       const conn = await pool.getConnection();
       try {
-        await conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+        await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
         while (Date.now() < stopAt) {
           const t0 = process.hrtime.bigint();
           const product = 1 + Math.floor(Math.random() * PRODUCTS);
@@ -72,12 +115,27 @@ export async function rawCreate(pool: mysql.Pool, connections: number, ms: numbe
           await conn.beginTransaction();
           const [p] = await conn.query('SELECT category, price_cents FROM products WHERE id = ?', [product]);
           const price = Number((p as { price_cents: number }[])[0]!.price_cents);
-          await conn.query('UPDATE products SET stock = stock - 1, updated_at = ? WHERE id = ? AND stock >= 1', [now, product]);
-          const [ins] = await conn.query("INSERT INTO orders (customer_id, status, total_cents, expires_at, created_at, updated_at) VALUES ('raw', 'PENDING_PAYMENT', ?, ?, ?, ?)", [price, new Date(now.getTime() + 900_000), now, now]);
+          await conn.query('UPDATE products SET stock = stock - 1, updated_at = ? WHERE id = ? AND stock >= 1', [
+            now,
+            product,
+          ]);
+          const [ins] = await conn.query(
+            "INSERT INTO orders (customer_id, status, total_cents, expires_at, created_at, updated_at) VALUES ('raw', 'PENDING_PAYMENT', ?, ?, ?, ?)",
+            [price, new Date(now.getTime() + 900_000), now, now],
+          );
           const id = (ins as { insertId: number }).insertId;
-          await conn.query('INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) VALUES (?, ?, 1, ?)', [id, product, price]);
-          await conn.query("INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES (?, 'create', NULL, 'PENDING_PAYMENT', 'http', ?)", [id, now]);
-          await conn.query("INSERT INTO outbox (message_id, kind, order_id, payload, created_at) VALUES (?, 'order.timeout', ?, ?, ?)", [randomBytes(16).toString('hex'), id, '{}', now]);
+          await conn.query(
+            'INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) VALUES (?, ?, 1, ?)',
+            [id, product, price],
+          );
+          await conn.query(
+            "INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES (?, 'create', NULL, 'PENDING_PAYMENT', 'http', ?)",
+            [id, now],
+          );
+          await conn.query(
+            "INSERT INTO outbox (message_id, kind, order_id, payload, created_at) VALUES (?, 'order.timeout', ?, ?, ?)",
+            [randomBytes(16).toString('hex'), id, '{}', now],
+          );
           await conn.commit();
           latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
         }
@@ -132,7 +190,12 @@ async function rawQueues(amqpUrl: string, ttlMs?: number): Promise<RawQueues> {
 }
 
 /** Consumes `count` messages from `queue`, calling `onMessage(body, arrivalMs)`; resolves when all are in. */
-async function consumeAll(conn: amqp.ChannelModel, queue: string, count: number, onMessage: (body: string, at: number) => void): Promise<void> {
+async function consumeAll(
+  conn: amqp.ChannelModel,
+  queue: string,
+  count: number,
+  onMessage: (body: string, at: number) => void,
+): Promise<void> {
   const consumer = await conn.createChannel();
   await consumer.prefetch(500);
   let seen = 0;
@@ -151,7 +214,10 @@ async function consumeAll(conn: amqp.ChannelModel, queue: string, count: number,
  * Steady raw TTL + dead-lettering: `count` messages at `ratePerSecond` into a queue with a TTL; each message's
  * lateness is arrival − publish − TTL (ms).
  */
-export async function rawSteadyDeadLettering(amqpUrl: string, opts: { count: number; ttlMs: number; ratePerSecond: number }): Promise<number[]> {
+export async function rawSteadyDeadLettering(
+  amqpUrl: string,
+  opts: { count: number; ttlMs: number; ratePerSecond: number },
+): Promise<number[]> {
   const q = await rawQueues(amqpUrl, opts.ttlMs);
   const lateness: number[] = [];
   const arrived = consumeAll(q.conn, q.dlq, opts.count, (body, at) => lateness.push(at - Number(body) - opts.ttlMs));
@@ -178,7 +244,10 @@ export async function rawBurstDeadLettering(amqpUrl: string, opts: { count: numb
   let last = 0;
   const arrived = consumeAll(q.conn, q.dlq, opts.count, (_body, t) => (last = t));
   for (let i = 0; i < opts.count; i++) {
-    q.ch.sendToQueue(q.source, Buffer.from(String(i)), { persistent: true, expiration: String(Math.max(0, at - Date.now())) });
+    q.ch.sendToQueue(q.source, Buffer.from(String(i)), {
+      persistent: true,
+      expiration: String(Math.max(0, at - Date.now())),
+    });
     if (i % 1000 === 999) await q.ch.waitForConfirms();
   }
   await q.ch.waitForConfirms();

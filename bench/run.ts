@@ -29,13 +29,21 @@ interface Row {
   target: string;
 }
 
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : 'n/a';
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const results: Record<string, unknown> = {};
   const overview = await management<{ rabbitmq_version: string }>('/overview');
-  const machine = { cores: os.cpus().length, memoryGb: Math.round(os.totalmem() / 1e9), node: process.version, rabbitmq: overview.rabbitmq_version };
+  const machine = {
+    cores: os.cpus().length,
+    memoryGb: Math.round(os.totalmem() / 1e9),
+    node: process.version,
+    rabbitmq: overview.rabbitmq_version,
+  };
   log(`machine: ${JSON.stringify(machine)}${quick ? ' (quick run)' : ''}`);
 
   let rawBatchedSeconds20k: number | undefined;
@@ -45,19 +53,58 @@ async function main(): Promise<void> {
     results.backlog = r;
     rawBatchedSeconds20k = r.rawBatchedSeconds;
     rows.push(
-      { scenario: `backlog drain (${fmt(backlogN)} due)`, figure: 'closes/s', service: fmt(r.serviceClosesPerSecond), baseline: `${fmt(r.rawPerOrderClosesPerSecond)} raw per-order (8 conns)`, ratio: `${fmt(r.serviceClosesPerSecond / r.rawPerOrderClosesPerSecond, 2)}×`, target: '≥ 1.0×, aim 1.5×' },
-      { scenario: '', figure: 'closes/s', service: fmt(r.serviceClosesPerSecond), baseline: `${fmt(r.rawBatchedClosesPerSecond)} raw batched (8 conns)`, ratio: `${fmt(r.serviceClosesPerSecond / r.rawBatchedClosesPerSecond, 2)}×`, target: '' },
+      {
+        scenario: `backlog drain (${fmt(backlogN)} due)`,
+        figure: 'closes/s',
+        service: fmt(r.serviceClosesPerSecond),
+        baseline: `${fmt(r.rawPerOrderClosesPerSecond)} raw per-order (8 conns)`,
+        ratio: `${fmt(r.serviceClosesPerSecond / r.rawPerOrderClosesPerSecond, 2)}×`,
+        target: '≥ 1.0×, aim 1.5×',
+      },
+      {
+        scenario: '',
+        figure: 'closes/s',
+        service: fmt(r.serviceClosesPerSecond),
+        baseline: `${fmt(r.rawBatchedClosesPerSecond)} raw batched (8 conns)`,
+        ratio: `${fmt(r.serviceClosesPerSecond / r.rawBatchedClosesPerSecond, 2)}×`,
+        target: '',
+      },
     );
   }
   if (wants('steady')) {
     const r = quick ? await steadyLateness(200, 15) : await steadyLateness(200, 60);
     results.steady = { ...r, samples: undefined, rawSamples: undefined };
     const dir = path.join(ROOT, 'bench');
-    writeFileSync(path.join(dir, 'lateness.svg'), latenessSvg(r.samples, r.rawSamples, `Close lateness, ${r.ratePerSecond} orders/s for ${r.seconds} s, 2 s window (${r.service.count} orders)`));
-    for (const [label, key] of [['p50', 'p50'], ['p99', 'p99'], ['max', 'max']] as const) {
-      rows.push({ scenario: label === 'p50' ? `steady ${r.ratePerSecond}/s × ${r.seconds} s, 2 s window` : '', figure: `lateness ${label} (ms)`, service: fmt(r.service[key], 1), baseline: `${fmt(r.raw[key], 1)} raw TTL+DLX`, ratio: `${r.service[key] - r.raw[key] >= 0 ? '+' : '−'}${fmt(Math.abs(r.service[key] - r.raw[key]), 1)} ms`, target: label === 'p99' ? 'p99 ≤ 250 ms' : '' });
+    writeFileSync(
+      path.join(dir, 'lateness.svg'),
+      latenessSvg(
+        r.samples,
+        r.rawSamples,
+        `Close lateness, ${r.ratePerSecond} orders/s for ${r.seconds} s, 2 s window (${r.service.count} orders)`,
+      ),
+    );
+    for (const [label, key] of [
+      ['p50', 'p50'],
+      ['p99', 'p99'],
+      ['max', 'max'],
+    ] as const) {
+      rows.push({
+        scenario: label === 'p50' ? `steady ${r.ratePerSecond}/s × ${r.seconds} s, 2 s window` : '',
+        figure: `lateness ${label} (ms)`,
+        service: fmt(r.service[key], 1),
+        baseline: `${fmt(r.raw[key], 1)} raw TTL+DLX`,
+        ratio: `${r.service[key] - r.raw[key] >= 0 ? '+' : '−'}${fmt(Math.abs(r.service[key] - r.raw[key]), 1)} ms`,
+        target: label === 'p99' ? 'p99 ≤ 250 ms' : '',
+      });
     }
-    rows.push({ scenario: '', figure: 'closed early', service: String(r.service.early), baseline: '', ratio: '', target: '0' });
+    rows.push({
+      scenario: '',
+      figure: 'closed early',
+      service: String(r.service.early),
+      baseline: '',
+      ratio: '',
+      target: '0',
+    });
   }
   if (wants('burst')) {
     const n = quick ? 5000 : 20_000;
@@ -65,14 +112,35 @@ async function main(): Promise<void> {
     const r = await burst(n, sqlSeconds);
     results.burst = r;
     const baseline = r.rawDeadLetterSeconds + r.rawBatchedSqlSeconds;
-    rows.push({ scenario: `burst (${fmt(n)} same deadline)`, figure: 'deadline → last closed (s)', service: fmt(r.serviceSeconds, 2), baseline: `${fmt(baseline, 2)} raw (${fmt(r.rawDeadLetterSeconds, 2)} DLX + ${fmt(r.rawBatchedSqlSeconds, 2)} SQL)`, ratio: `${fmt(r.serviceSeconds / baseline, 2)}×`, target: '≤ 1.25×' });
+    rows.push({
+      scenario: `burst (${fmt(n)} same deadline)`,
+      figure: 'deadline → last closed (s)',
+      service: fmt(r.serviceSeconds, 2),
+      baseline: `${fmt(baseline, 2)} raw (${fmt(r.rawDeadLetterSeconds, 2)} DLX + ${fmt(r.rawBatchedSqlSeconds, 2)} SQL)`,
+      ratio: `${fmt(r.serviceSeconds / baseline, 2)}×`,
+      target: '≤ 1.25×',
+    });
   }
   if (wants('create')) {
     const r = await createRate(quick ? 5 : 15);
     results.create = r;
     rows.push(
-      { scenario: `create, ${r.connections} connections`, figure: 'orders/s', service: fmt(r.service.ordersPerSecond), baseline: `${fmt(r.raw.ordersPerSecond)} raw SQL`, ratio: `${fmt(r.service.ordersPerSecond / r.raw.ordersPerSecond, 2)}×`, target: '≥ 1,000/s' },
-      { scenario: '', figure: 'latency p50 / p99 (ms)', service: `${fmt(r.service.p50Ms, 1)} / ${fmt(r.service.p99Ms, 1)}`, baseline: `${fmt(r.raw.p50Ms, 1)} / ${fmt(r.raw.p99Ms, 1)} raw`, ratio: '', target: '' },
+      {
+        scenario: `create, ${r.connections} connections`,
+        figure: 'orders/s',
+        service: fmt(r.service.ordersPerSecond),
+        baseline: `${fmt(r.raw.ordersPerSecond)} raw SQL`,
+        ratio: `${fmt(r.service.ordersPerSecond / r.raw.ordersPerSecond, 2)}×`,
+        target: '≥ 1,000/s',
+      },
+      {
+        scenario: '',
+        figure: 'latency p50 / p99 (ms)',
+        service: `${fmt(r.service.p50Ms, 1)} / ${fmt(r.service.p99Ms, 1)}`,
+        baseline: `${fmt(r.raw.p50Ms, 1)} / ${fmt(r.raw.p99Ms, 1)} raw`,
+        ratio: '',
+        target: '',
+      },
     );
   }
   if (wants('capacity')) {
@@ -80,19 +148,47 @@ async function main(): Promise<void> {
     const r = await pendingCapacity(n);
     results.capacity = r;
     rows.push(
-      { scenario: `pending capacity (${fmt(n)})`, figure: 'queue memory per pending order (bytes)', service: fmt(r.queueBytesPerOrder), baseline: '', ratio: '', target: '< 1,000' },
-      { scenario: '', figure: 'node memory growth per order (bytes)', service: fmt(r.brokerBytesPerOrder), baseline: `${fmt(r.messagesInQueues)} messages queued`, ratio: '', target: '' },
-      { scenario: '', figure: 'service RSS idle → after (MB)', service: `${fmt(r.serviceRssIdleMb)} → ${fmt(r.serviceRssAfterMb)}`, baseline: '', ratio: '', target: 'flat' },
+      {
+        scenario: `pending capacity (${fmt(n)})`,
+        figure: 'queue memory per pending order (bytes)',
+        service: fmt(r.queueBytesPerOrder),
+        baseline: '',
+        ratio: '',
+        target: '< 1,000',
+      },
+      {
+        scenario: '',
+        figure: 'node memory growth per order (bytes)',
+        service: fmt(r.brokerBytesPerOrder),
+        baseline: `${fmt(r.messagesInQueues)} messages queued`,
+        ratio: '',
+        target: '',
+      },
+      {
+        scenario: '',
+        figure: 'service RSS idle → after (MB)',
+        service: `${fmt(r.serviceRssIdleMb)} → ${fmt(r.serviceRssAfterMb)}`,
+        baseline: '',
+        ratio: '',
+        target: 'flat',
+      },
     );
   }
 
   const cols = ['scenario', 'figure', 'service', 'baseline', 'ratio', 'target'] as const;
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => r[c].length)));
   const line = (r: Record<string, string>) => `| ${cols.map((c, i) => r[c]!.padEnd(widths[i]!)).join(' | ')} |`;
-  const table = [line(Object.fromEntries(cols.map((c) => [c, c]))), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((r) => line(r as unknown as Record<string, string>))].join('\n');
+  const table = [
+    line(Object.fromEntries(cols.map((c) => [c, c]))),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map((r) => line(r as unknown as Record<string, string>)),
+  ].join('\n');
   process.stdout.write(`\n${table}\n`);
   mkdirSync(path.join(ROOT, 'bench'), { recursive: true });
-  writeFileSync(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), quick, machine, results, table: rows }, null, 2)}\n`);
+  writeFileSync(
+    path.join(ROOT, 'bench', 'results.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), quick, machine, results, table: rows }, null, 2)}\n`,
+  );
   log('wrote bench/results.json and bench/lateness.svg');
 }
 

@@ -26,7 +26,11 @@ function mgmtAuth() {
 
 export async function management<T = unknown>(p: string, method = 'GET', body?: unknown): Promise<T> {
   const { base, auth } = mgmtAuth();
-  const res = await fetch(base + p, { method, headers: { authorization: auth, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(base + p, {
+    method,
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`management ${method} ${p}: ${res.status}`);
   const text = await res.text();
   return (text ? JSON.parse(text) : undefined) as T;
@@ -49,7 +53,11 @@ export async function createScratch(poolSize = 8, levels = DEFAULT_LEVELS): Prom
   await migrateDatabase({ url: mysqlUrl });
   const vhost = `ot-bench-${id}`;
   await management(`/vhosts/${encodeURIComponent(vhost)}`, 'PUT', {});
-  await management(`/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(decodeURIComponent(new URL(AMQP_BASE).username || 'guest'))}`, 'PUT', { configure: '.*', write: '.*', read: '.*' });
+  await management(
+    `/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(decodeURIComponent(new URL(AMQP_BASE).username || 'guest'))}`,
+    'PUT',
+    { configure: '.*', write: '.*', read: '.*' },
+  );
   const a = new URL(AMQP_BASE);
   a.pathname = `/${encodeURIComponent(vhost)}`;
   const amqpUrl = a.toString();
@@ -87,8 +95,21 @@ export const PRODUCT_STOCK = 100_000_000;
 /** 100 products with plenty of stock, ids 1..100, in the given category. */
 export async function seedProducts(pool: mysql.Pool, category: string): Promise<void> {
   const now = new Date();
-  const rows = Array.from({ length: PRODUCTS }, (_, i) => [i + 1, `bench-${i + 1}`, `Bench product ${i + 1}`, category, 1000, PRODUCT_STOCK, PRODUCT_STOCK, now, now]);
-  await pool.query('INSERT INTO products (id, sku, name, category, price_cents, stock, stock_received, created_at, updated_at) VALUES ?', [rows]);
+  const rows = Array.from({ length: PRODUCTS }, (_, i) => [
+    i + 1,
+    `bench-${i + 1}`,
+    `Bench product ${i + 1}`,
+    category,
+    1000,
+    PRODUCT_STOCK,
+    PRODUCT_STOCK,
+    now,
+    now,
+  ]);
+  await pool.query(
+    'INSERT INTO products (id, sku, name, category, price_cents, stock, stock_received, created_at, updated_at) VALUES ?',
+    [rows],
+  );
 }
 
 /**
@@ -96,25 +117,42 @@ export async function seedProducts(pool: mysql.Pool, category: string): Promise<
  * from `firstId`, their stock taken. With `outbox`, each also gets an unclaimed outbox row, as if the process
  * that created it died before publishing: the service's relay then schedules them.
  */
-export async function seedOrders(pool: mysql.Pool, opts: { firstId: number; count: number; expiresAt: Date; outbox?: boolean; onProgress?: (done: number) => void }): Promise<number[]> {
+export async function seedOrders(
+  pool: mysql.Pool,
+  opts: { firstId: number; count: number; expiresAt: Date; outbox?: boolean; onProgress?: (done: number) => void },
+): Promise<number[]> {
   const now = new Date();
   const ids: number[] = [];
   const perProduct = new Map<number, number>();
   for (let start = 0; start < opts.count; start += 5000) {
     const chunk = Array.from({ length: Math.min(5000, opts.count - start) }, (_, i) => opts.firstId + start + i);
     ids.push(...chunk);
-    await pool.query('INSERT INTO orders (id, customer_id, status, total_cents, expires_at, created_at, updated_at) VALUES ?', [chunk.map((id) => [id, 'bench', 'PENDING_PAYMENT', 1000, opts.expiresAt, now, now])]);
-    await pool.query('INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) VALUES ?', [chunk.map((id) => [id, (id % PRODUCTS) + 1, 1, 1000])]);
-    await pool.query('INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES ?', [chunk.map((id) => [id, 'create', null, 'PENDING_PAYMENT', 'http', now])]);
+    await pool.query(
+      'INSERT INTO orders (id, customer_id, status, total_cents, expires_at, created_at, updated_at) VALUES ?',
+      [chunk.map((id) => [id, 'bench', 'PENDING_PAYMENT', 1000, opts.expiresAt, now, now])],
+    );
+    await pool.query('INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) VALUES ?', [
+      chunk.map((id) => [id, (id % PRODUCTS) + 1, 1, 1000]),
+    ]);
+    await pool.query('INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES ?', [
+      chunk.map((id) => [id, 'create', null, 'PENDING_PAYMENT', 'http', now]),
+    ]);
     if (opts.outbox) {
       await pool.query('INSERT INTO outbox (message_id, kind, order_id, payload, created_at) VALUES ?', [
-        chunk.map((id) => [randomBytes(16).toString('hex'), 'order.timeout', id, JSON.stringify({ orderId: String(id), expiresAt: opts.expiresAt.toISOString(), attempt: 0 }), now]),
+        chunk.map((id) => [
+          randomBytes(16).toString('hex'),
+          'order.timeout',
+          id,
+          JSON.stringify({ orderId: String(id), expiresAt: opts.expiresAt.toISOString(), attempt: 0 }),
+          now,
+        ]),
       ]);
     }
     for (const id of chunk) perProduct.set((id % PRODUCTS) + 1, (perProduct.get((id % PRODUCTS) + 1) ?? 0) + 1);
     opts.onProgress?.(start + chunk.length);
   }
-  for (const [product, qty] of perProduct) await pool.query('UPDATE products SET stock = stock - ? WHERE id = ?', [qty, product]);
+  for (const [product, qty] of perProduct)
+    await pool.query('UPDATE products SET stock = stock - ? WHERE id = ?', [qty, product]);
   return ids;
 }
 
@@ -123,8 +161,14 @@ export async function publishDue(amqpUrl: string, ids: number[], expiresAt: Date
   const conn = await amqp.connect(amqpUrl);
   const ch = await conn.createConfirmChannel();
   for (let i = 0; i < ids.length; i++) {
-    const body = Buffer.from(JSON.stringify({ orderId: String(ids[i]), expiresAt: expiresAt.toISOString(), attempt: 0 }));
-    ch.publish('order.timeout', 'order.timeout', body, { persistent: true, contentType: 'application/json', messageId: `bench-${ids[i]}` });
+    const body = Buffer.from(
+      JSON.stringify({ orderId: String(ids[i]), expiresAt: expiresAt.toISOString(), attempt: 0 }),
+    );
+    ch.publish('order.timeout', 'order.timeout', body, {
+      persistent: true,
+      contentType: 'application/json',
+      messageId: `bench-${ids[i]}`,
+    });
     if (i % 1000 === 999) await ch.waitForConfirms();
   }
   await ch.waitForConfirms();
@@ -144,7 +188,15 @@ export async function startServiceProcess(scratch: Scratch, env: Record<string, 
   const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--require', 'tsx/cjs', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', HTTP_PORT: String(port), MYSQL_URL: scratch.mysqlUrl, AMQP_URL: scratch.amqpUrl, LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      HTTP_PORT: String(port),
+      MYSQL_URL: scratch.mysqlUrl,
+      AMQP_URL: scratch.amqpUrl,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -154,7 +206,10 @@ export async function startServiceProcess(scratch: Scratch, env: Record<string, 
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`service did not start:\n${stderr}`);
     await sleep(100);
@@ -171,7 +226,11 @@ export async function startServiceProcess(scratch: Scratch, env: Record<string, 
 }
 
 /** Polls until `check` is true, reporting progress, or throws after `timeoutMs`. */
-export async function waitFor(what: string, check: () => Promise<{ done: boolean; progress?: string }>, timeoutMs: number): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<{ done: boolean; progress?: string }>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastReport = 0;
   for (;;) {

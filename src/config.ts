@@ -131,9 +131,20 @@ const delayLevels = z.string().transform((value, ctx) => {
 
 const schema = z.object({
   http: z
-    .object({ port: z.coerce.number().int().min(0).max(65535), bodyLimit: z.string(), requestTimeout: duration, headersTimeout: duration })
-    .refine((h) => h.requestTimeout > 0 && h.headersTimeout > 0, { message: 'must be more than 0', path: ['requestTimeout'] })
-    .refine((h) => h.headersTimeout <= h.requestTimeout, { message: 'must be at most http.requestTimeout', path: ['headersTimeout'] }),
+    .object({
+      port: z.coerce.number().int().min(0).max(65535),
+      bodyLimit: z.string(),
+      requestTimeout: duration,
+      headersTimeout: duration,
+    })
+    .refine((h) => h.requestTimeout > 0 && h.headersTimeout > 0, {
+      message: 'must be more than 0',
+      path: ['requestTimeout'],
+    })
+    .refine((h) => h.headersTimeout <= h.requestTimeout, {
+      message: 'must be at most http.requestTimeout',
+      path: ['headersTimeout'],
+    }),
   amqp: z.object({
     url: z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://'),
     heartbeat: duration,
@@ -232,7 +243,7 @@ export function loadConfig(overrides: ConfigOverrides = {}): AppConfig {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const nodeConfig = require('config') as { util: { toObject(o?: unknown): Record<string, unknown> } };
   const raw = nodeConfig.util.toObject();
-  return parseConfig(merge(raw, overrides as Record<string, unknown>));
+  return parseConfig(merge(raw, overrides));
 }
 
 /** A URL with its password replaced, fit for logs and error messages. */

@@ -107,7 +107,13 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     return down;
   };
 
-  const app = createHttpApp({ orders, bodyLimit: config.http.bodyLimit, readiness, metrics: metrics.registry, observeRequest: metrics.observeRequest });
+  const app = createHttpApp({
+    orders,
+    bodyLimit: config.http.bodyLimit,
+    readiness,
+    metrics: metrics.registry,
+    observeRequest: (...args) => metrics.observeRequest(...args),
+  });
   // Slow or stalled clients get 408 and lose their connection; Node checks the deadlines every
   // `connectionsCheckingInterval` (30 s by default, which would let them linger that much longer).
   const server = createServer(

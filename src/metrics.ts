@@ -56,14 +56,24 @@ export function createMetrics(opts: MetricsOptions = {}) {
     labelNames: ['status'],
     registers,
   });
-  const parked = new Counter({ name: 'order_timeout_messages_parked_total', help: 'Messages parked, by reason', labelNames: ['reason'], registers });
+  const parked = new Counter({
+    name: 'order_timeout_messages_parked_total',
+    help: 'Messages parked, by reason',
+    labelNames: ['reason'],
+    registers,
+  });
   const rescheduled = new Counter({
     name: 'order_timeout_timeouts_rescheduled_total',
     help: 'Timeout messages sent on to a delay level: early arrivals and retries',
     labelNames: ['why'],
     registers,
   });
-  const batchSize = new Histogram({ name: 'order_timeout_closer_batch_size', help: 'Orders per closing transaction', buckets: [1, 5, 10, 25, 50, 100, 200, 500], registers });
+  const batchSize = new Histogram({
+    name: 'order_timeout_closer_batch_size',
+    help: 'Orders per closing transaction',
+    buckets: [1, 5, 10, 25, 50, 100, 200, 500],
+    registers,
+  });
   const batchSeconds = new Histogram({
     name: 'order_timeout_closer_transaction_seconds',
     help: 'Duration of a closing transaction',
@@ -106,7 +116,11 @@ export function createMetrics(opts: MetricsOptions = {}) {
  * fails or takes longer than `timeoutMs` never fails the scrape: the gauges keep their last values and
  * `order_timeout_outbox_backlog_errors_total` counts the miss (readiness reports the database itself).
  */
-function registerOutboxGauges(registers: Registry[], read: () => Promise<{ waiting: number; oldestAgeMs: number }>, timeoutMs: number): void {
+function registerOutboxGauges(
+  registers: Registry[],
+  read: () => Promise<{ waiting: number; oldestAgeMs: number }>,
+  timeoutMs: number,
+): void {
   let last = { waiting: 0, oldestAgeMs: 0 };
   let pending: Promise<void> | undefined;
   // One query per scrape, however many gauges ask: the first collect starts it, the second joins it.

@@ -32,16 +32,24 @@ export async function backlogDrain(n: number): Promise<BacklogResult> {
     await waitFor(
       'backlog drain',
       async () => {
-        const [rows] = await scratch.pool.query("SELECT COUNT(*) AS n FROM orders WHERE id <= ? AND status = 'CLOSED'", [n]);
+        const [rows] = await scratch.pool.query(
+          "SELECT COUNT(*) AS n FROM orders WHERE id <= ? AND status = 'CLOSED'",
+          [n],
+        );
         const closed = Number((rows as { n: number }[])[0]!.n);
         return { done: closed === n, progress: `${closed}/${n} closed` };
       },
       600_000,
     );
     // From the first close to the last, as the database recorded them: start-up is not counted.
-    const [span] = await scratch.pool.query('SELECT TIMESTAMPDIFF(MICROSECOND, MIN(closed_at), MAX(closed_at)) AS us FROM orders WHERE id <= ?', [n]);
+    const [span] = await scratch.pool.query(
+      'SELECT TIMESTAMPDIFF(MICROSECOND, MIN(closed_at), MAX(closed_at)) AS us FROM orders WHERE id <= ?',
+      [n],
+    );
     const serviceSeconds = Math.max(Number((span as { us: number }[])[0]!.us) / 1e6, 0.001);
-    log(`backlog: service drained ${n} in ${serviceSeconds.toFixed(2)} s (wall ${((Date.now() - started) / 1000).toFixed(1)} s with start-up)`);
+    log(
+      `backlog: service drained ${n} in ${serviceSeconds.toFixed(2)} s (wall ${((Date.now() - started) / 1000).toFixed(1)} s with start-up)`,
+    );
     await service.stop();
     return {
       orders: n,

@@ -1,5 +1,14 @@
 import { rawBurstDeadLettering } from '../raw-baselines';
-import { createScratch, log, percentile, seedOrders, seedProducts, sleep, startServiceProcess, waitFor } from '../support';
+import {
+  createScratch,
+  log,
+  percentile,
+  seedOrders,
+  seedProducts,
+  sleep,
+  startServiceProcess,
+  waitFor,
+} from '../support';
 
 export interface BurstResult {
   orders: number;
@@ -44,12 +53,20 @@ export async function burst(n: number, rawBatchedSqlSeconds: number): Promise<Bu
       },
       300_000,
     );
-    const [rows] = await scratch.pool.query('SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1e6 AS s FROM orders ORDER BY s');
+    const [rows] = await scratch.pool.query(
+      'SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1e6 AS s FROM orders ORDER BY s',
+    );
     const secs = (rows as { s: string }[]).map((r) => Number(r.s));
     await service.stop();
     log(`burst: raw baseline, ${n} messages dead-lettered at one instant`);
     const rawDeadLetterSeconds = await rawBurstDeadLettering(scratch.amqpUrl, { count: n, leadMs: 20_000 });
-    return { orders: n, serviceSeconds: secs[secs.length - 1]!, serviceP50Seconds: percentile(secs, 50), rawDeadLetterSeconds, rawBatchedSqlSeconds };
+    return {
+      orders: n,
+      serviceSeconds: secs[secs.length - 1]!,
+      serviceP50Seconds: percentile(secs, 50),
+      rawDeadLetterSeconds,
+      rawBatchedSqlSeconds,
+    };
   } finally {
     await scratch.destroy();
   }

@@ -1,4 +1,14 @@
-import { createScratch, log, management, rssOf, seedOrders, seedProducts, sleep, startServiceProcess, waitFor } from '../support';
+import {
+  createScratch,
+  log,
+  management,
+  rssOf,
+  seedOrders,
+  seedProducts,
+  sleep,
+  startServiceProcess,
+  waitFor,
+} from '../support';
 
 export interface CapacityResult {
   orders: number;
@@ -48,7 +58,9 @@ export async function pendingCapacity(n: number): Promise<CapacityResult> {
     );
     await sleep(10_000); // let the broker settle its memory accounting
     const after = await brokerMemory();
-    const queues = await management<{ memory?: number; messages?: number }[]>(`/queues/${encodeURIComponent(scratch.vhost)}`);
+    const queues = await management<{ memory?: number; messages?: number }[]>(
+      `/queues/${encodeURIComponent(scratch.vhost)}`,
+    );
     const queueMemory = queues.reduce((sum, q) => sum + (q.memory ?? 0), 0);
     const messagesInQueues = queues.reduce((sum, q) => sum + (q.messages ?? 0), 0);
     const rssAfter = await rssOf(service.pid);

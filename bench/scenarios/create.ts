@@ -26,7 +26,13 @@ export async function createRate(seconds: number, connections = 32): Promise<Cre
           method: 'POST',
           path: '/orders',
           headers: { 'content-type': 'application/json' },
-          setupRequest: (req) => ({ ...req, body: JSON.stringify({ customerId: 'bench', items: [{ productId: String(1 + (i++ % PRODUCTS)), quantity: 1 }] }) }),
+          setupRequest: (req) => ({
+            ...req,
+            body: JSON.stringify({
+              customerId: 'bench',
+              items: [{ productId: String(1 + (i++ % PRODUCTS)), quantity: 1 }],
+            }),
+          }),
         },
       ],
     });
@@ -36,7 +42,12 @@ export async function createRate(seconds: number, connections = 32): Promise<Cre
     return {
       connections,
       seconds,
-      service: { ordersPerSecond: result['2xx'] / seconds, p50Ms: result.latency.p50, p99Ms: result.latency.p99, non2xx: result.non2xx },
+      service: {
+        ordersPerSecond: result['2xx'] / seconds,
+        p50Ms: result.latency.p50,
+        p99Ms: result.latency.p99,
+        non2xx: result.non2xx,
+      },
       raw: { ordersPerSecond: raw.count / raw.seconds, p50Ms: raw.p50, p99Ms: raw.p99 },
     };
   } finally {

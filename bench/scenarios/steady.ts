@@ -1,5 +1,14 @@
 import { rawSteadyDeadLettering } from '../raw-baselines';
-import { createScratch, log, percentile, seedProducts, sleep, startServiceProcess, waitFor, PRODUCTS } from '../support';
+import {
+  createScratch,
+  log,
+  percentile,
+  seedProducts,
+  sleep,
+  startServiceProcess,
+  waitFor,
+  PRODUCTS,
+} from '../support';
 
 export interface LatenessSummary {
   count: number;
@@ -21,7 +30,13 @@ export interface SteadyResult {
 
 export function summarize(ms: number[]): LatenessSummary {
   const sorted = [...ms].sort((a, b) => a - b);
-  return { count: sorted.length, early: sorted.filter((x) => x < 0).length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN };
+  return {
+    count: sorted.length,
+    early: sorted.filter((x) => x < 0).length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+  };
 }
 
 /** 2. Steady lateness: `rate` orders/s over HTTP for `seconds` on a 2 s window; closed_at − expires_at. */
@@ -29,7 +44,9 @@ export async function steadyLateness(rate: number, seconds: number): Promise<Ste
   const scratch = await createScratch(4);
   try {
     await seedProducts(scratch.pool, 'twosec');
-    const service = await startServiceProcess(scratch, { ORDER_PAYMENT_TIMEOUTS: JSON.stringify({ default: '15m', twosec: '2s' }) });
+    const service = await startServiceProcess(scratch, {
+      ORDER_PAYMENT_TIMEOUTS: JSON.stringify({ default: '15m', twosec: '2s' }),
+    });
     log(`steady: ${rate} orders/s for ${seconds} s over HTTP, 2 s window (default levels: 1s + 1s hops)`);
     const total = rate * seconds;
     let sent = 0;
@@ -39,8 +56,15 @@ export async function steadyLateness(rate: number, seconds: number): Promise<Ste
     while (sent < total) {
       const due = t0 + (sent * 1000) / rate;
       if (due > Date.now()) await sleep(due - Date.now());
-      const body = JSON.stringify({ customerId: 'steady', items: [{ productId: String(1 + (sent % PRODUCTS)), quantity: 1 }] });
-      const p: Promise<void> = fetch(`http://127.0.0.1:${service.port}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      const body = JSON.stringify({
+        customerId: 'steady',
+        items: [{ productId: String(1 + (sent % PRODUCTS)), quantity: 1 }],
+      });
+      const p: Promise<void> = fetch(`http://127.0.0.1:${service.port}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      })
         .then((r) => {
           if (r.status !== 201) failed++;
           return r.arrayBuffer();
@@ -65,7 +89,9 @@ export async function steadyLateness(rate: number, seconds: number): Promise<Ste
       },
       60_000,
     );
-    const [rows] = await scratch.pool.query('SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1000 AS ms FROM orders');
+    const [rows] = await scratch.pool.query(
+      'SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1000 AS ms FROM orders',
+    );
     const samples = (rows as { ms: string }[]).map((r) => Number(r.ms));
     await service.stop();
 

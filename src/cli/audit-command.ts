@@ -28,11 +28,22 @@ export function auditCommand(program: Command): void {
         } else {
           if (stock.length > 0) {
             process.stdout.write('stock not conserved (stock + held + sold should equal received):\n');
-            printTable(stock as unknown as Record<string, unknown>[], ['productId', 'sku', 'stock', 'held', 'sold', 'received', 'difference']);
+            printTable(stock as unknown as Record<string, unknown>[], [
+              'productId',
+              'sku',
+              'stock',
+              'held',
+              'sold',
+              'received',
+              'difference',
+            ]);
           }
           if (overdue.length > 0) {
             process.stdout.write(`pending orders overdue by more than ${opts.grace}:\n`);
-            printTable(overdue.map((o) => ({ orderId: o.id, expiresAt: o.expiresAt.toISOString() })), ['orderId', 'expiresAt']);
+            printTable(
+              overdue.map((o) => ({ orderId: o.id, expiresAt: o.expiresAt.toISOString() })),
+              ['orderId', 'expiresAt'],
+            );
           }
           if (ok) process.stdout.write('audit passed: stock conserved, no overdue pending orders\n');
         }

@@ -36,10 +36,20 @@ export async function cliDatabase(config: AppConfig): Promise<Knex> {
   return db;
 }
 
+const cellText = (value: unknown): string => {
+  if (value === undefined || value === null) return '';
+  if (value instanceof Date) return value.toISOString();
+  return typeof value === 'string' ? value : JSON.stringify(value);
+};
+
 /** Writes a table of rows to stdout, columns padded to their widest cell. */
 export function printTable(rows: Record<string, unknown>[], columns: string[]): void {
-  const cells = rows.map((r) => columns.map((c) => (r[c] === undefined || r[c] === null ? '' : String(r[c]))));
+  const cells = rows.map((r) => columns.map((c) => cellText(r[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   process.stdout.write(`${line(columns)}\n${cells.map(line).join('\n')}${cells.length ? '\n' : ''}`);
 }

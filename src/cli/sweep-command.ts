@@ -18,7 +18,10 @@ export function sweepCommand(program: Command): void {
           ? await findOverdueOrders(db, now(), 100_000)
           : await sweepOverdueOrders({ db, now, graceMs: 0, batchSize: config.sweeper.batchSize, source: 'cli' });
         const rows = orders.map((o) => ({ orderId: o.id, expiresAt: o.expiresAt.toISOString() }));
-        if (opts.json) process.stdout.write(`${JSON.stringify({ dryRun: !!opts.dryRun, count: rows.length, orders: rows }, null, 2)}\n`);
+        if (opts.json)
+          process.stdout.write(
+            `${JSON.stringify({ dryRun: !!opts.dryRun, count: rows.length, orders: rows }, null, 2)}\n`,
+          );
         else {
           if (rows.length > 0) printTable(rows, ['orderId', 'expiresAt']);
           process.stdout.write(`${opts.dryRun ? 'would close' : 'closed'} ${rows.length} overdue order(s)\n`);

@@ -17,7 +17,9 @@ export function topologyCommand(program: Command): void {
     .option('--out <file>', 'where to write it; - for stdout', 'rabbitmq-definitions.json')
     .action((opts: { out: string }) => {
       const config = cliConfig();
-      const json = definitionsJson(buildTopology({ levels: config.delayLevels, deliveryLimit: config.closer.deliveryLimit }));
+      const json = definitionsJson(
+        buildTopology({ levels: config.delayLevels, deliveryLimit: config.closer.deliveryLimit }),
+      );
       if (opts.out === '-') process.stdout.write(json);
       else {
         writeFileSync(opts.out, json);
@@ -35,11 +37,16 @@ export function topologyCommand(program: Command): void {
       const vhost = vhostOf(config.amqp.url);
       let diffs;
       try {
-        diffs = await checkTopology(api, vhost, buildTopology({ levels: config.delayLevels, deliveryLimit: config.closer.deliveryLimit }));
+        diffs = await checkTopology(
+          api,
+          vhost,
+          buildTopology({ levels: config.delayLevels, deliveryLimit: config.closer.deliveryLimit }),
+        );
       } catch (err) {
         throw new CliError(`cannot read the broker (${redactUrl(config.amqp.url)}): ${errorMessage(err)}`);
       }
-      if (opts.json) process.stdout.write(`${JSON.stringify({ vhost, ok: diffs.length === 0, differences: diffs }, null, 2)}\n`);
+      if (opts.json)
+        process.stdout.write(`${JSON.stringify({ vhost, ok: diffs.length === 0, differences: diffs }, null, 2)}\n`);
       else if (diffs.length === 0) process.stdout.write(`topology matches the code (vhost ${vhost})\n`);
       else process.stdout.write(`${diffs.map((d) => `${d.object}: ${d.problem}`).join('\n')}\n`);
       if (diffs.length > 0) process.exitCode = 1;

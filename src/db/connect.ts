@@ -64,7 +64,10 @@ export function knexConfig(options: DatabaseOptions): Knex.Config {
     pool: {
       min: 0,
       max: options.poolSize ?? 10,
-      afterCreate(conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
+      afterCreate(
+        conn: { query: (sql: string, cb: (err: Error | null) => void) => void },
+        done: (err: Error | null, conn: unknown) => void,
+      ) {
         // UTC for DATETIME(3); READ COMMITTED so the sweeper's locking scans take no gap locks that would block new orders.
         conn.query("SET time_zone = '+00:00'", (err) => {
           if (err) return done(err, conn);

@@ -98,8 +98,22 @@ export async function insertOrder(
       updated_at: now,
     }),
     trx.raw('SET @order_id = LAST_INSERT_ID()'),
-    trx('order_items').insert(order.items.map((i) => ({ order_id: orderIdSql, product_id: i.productId, quantity: i.quantity, unit_price_cents: i.unitPriceCents }))),
-    trx('order_events').insert({ order_id: orderIdSql, event: 'create', from_status: null, to_status: 'PENDING_PAYMENT', source: 'http', at: now }),
+    trx('order_items').insert(
+      order.items.map((i) => ({
+        order_id: orderIdSql,
+        product_id: i.productId,
+        quantity: i.quantity,
+        unit_price_cents: i.unitPriceCents,
+      })),
+    ),
+    trx('order_events').insert({
+      order_id: orderIdSql,
+      event: 'create',
+      from_status: null,
+      to_status: 'PENDING_PAYMENT',
+      source: 'http',
+      at: now,
+    }),
     ...alsoWrite(orderIdSql),
   ]);
   return {
@@ -123,7 +137,7 @@ export async function insertOrder(
 }
 
 export async function findOrder(db: Knex, id: string): Promise<Order | undefined> {
-  const row: OrderRow | undefined = await db('orders').where({ id }).first();
+  const row = (await db('orders').where({ id }).first()) as OrderRow | undefined;
   if (!row) return undefined;
   const items = await db('order_items').where({ order_id: id }).orderBy('product_id');
   return toOrder(
@@ -138,24 +152,38 @@ export async function findOrder(db: Knex, id: string): Promise<Order | undefined
 
 export async function listOrderEvents(db: Knex, id: string): Promise<OrderEventRecord[]> {
   const rows = await db('order_events').where({ order_id: id }).orderBy('id');
-  return rows.map((r: { event: OrderEvent; from_status: OrderStatus | null; to_status: OrderStatus; source: EventSource; at: Date }) => ({
-    event: r.event,
-    from: r.from_status,
-    to: r.to_status,
-    source: r.source,
-    at: r.at,
-  }));
+  return rows.map(
+    (r: {
+      event: OrderEvent;
+      from_status: OrderStatus | null;
+      to_status: OrderStatus;
+      source: EventSource;
+      at: Date;
+    }) => ({
+      event: r.event,
+      from: r.from_status,
+      to: r.to_status,
+      source: r.source,
+      at: r.at,
+    }),
+  );
 }
 
 /** Quantities per product held by the given orders, ascending by product, for giving them back. */
 function heldQuantitiesQuery(trx: Knex.Transaction, orderIds: readonly string[]): Knex.QueryBuilder {
-  return trx('order_items').select('product_id').sum({ quantity: 'quantity' }).whereIn('order_id', orderIds as string[]).groupBy('product_id').orderBy('product_id');
+  return trx('order_items')
+    .select('product_id')
+    .sum({ quantity: 'quantity' })
+    .whereIn('order_id', orderIds as string[])
+    .groupBy('product_id')
+    .orderBy('product_id');
 }
 
-const toQuantities = (rows: { product_id: number | string; quantity: number | string }[]) => new Map(rows.map((r) => [String(r.product_id), Number(r.quantity)]));
+const toQuantities = (rows: { product_id: number | string; quantity: number | string }[]) =>
+  new Map(rows.map((r) => [String(r.product_id), Number(r.quantity)]));
 
 async function heldQuantities(trx: Knex.Transaction, orderIds: readonly string[]): Promise<Map<string, number>> {
-  return toQuantities(await heldQuantitiesQuery(trx, orderIds));
+  return toQuantities((await heldQuantitiesQuery(trx, orderIds)) as { product_id: string; quantity: string }[]);
 }
 
 export interface TransitionRequest {
@@ -183,7 +211,14 @@ export async function applyTransition(db: Knex, req: TransitionRequest): Promise
     const changed = await query;
     if (changed !== 1) return false;
     if (t.stock === 'release') await returnStock(trx, await heldQuantities(trx, [req.orderId]), now);
-    await trx('order_events').insert({ order_id: req.orderId, event: t.event, from_status: t.from, to_status: t.to, source: req.source, at: now });
+    await trx('order_events').insert({
+      order_id: req.orderId,
+      event: t.event,
+      from_status: t.from,
+      to_status: t.to,
+      source: req.source,
+      at: now,
+    });
     return true;
   });
 }
@@ -224,36 +259,60 @@ export async function closeDueOrders(db: Knex, opts: CloseDueOptions): Promise<C
       .where({ status: timeout.from })
       .andWhere('expires_at', '<=', cutoff)
       .limit(opts.limit ?? opts.orderIds?.length ?? 500);
-    if (opts.orderIds) query.whereIn('id', opts.orderIds as string[]).orderBy('id').forUpdate();
+    if (opts.orderIds)
+      query
+        .whereIn('id', opts.orderIds as string[])
+        .orderBy('id')
+        .forUpdate();
     // Oldest first, in the order of the (status, expires_at) index (which ends with the primary key), so the scan
     // stops after `limit` rows. Ordered by id it would read, sort and lock every overdue order to close `limit`
     // of them: a backlog of N orders would cost N row locks per batch. SKIP LOCKED never waits on an order, so
     // this order cannot deadlock with the id-ordered closer.
-    else query.orderBy([{ column: 'expires_at' }, { column: 'id' }]).forUpdate().skipLocked();
-    const due: { id: number | string; expires_at: Date; category: string }[] = await query;
+    else
+      query
+        .orderBy([{ column: 'expires_at' }, { column: 'id' }])
+        .forUpdate()
+        .skipLocked();
+    const due = (await query) as { id: number | string; expires_at: Date; category: string }[];
     if (due.length === 0) return [];
     const ids = due.map((r) => String(r.id));
     // Two round trips for the rest: close and read what they hold; give it back and record the events.
     const [, held] = await runTogetherRaw(trx, [
-      trx('orders').update({ status: timeout.to, closed_at: opts.now, updated_at: opts.now }).whereIn('id', ids).andWhere({ status: timeout.from }),
+      trx('orders')
+        .update({ status: timeout.to, closed_at: opts.now, updated_at: opts.now })
+        .whereIn('id', ids)
+        .andWhere({ status: timeout.from }),
       heldQuantitiesQuery(trx, ids),
     ]);
     const quantities = toQuantities(held as { product_id: number; quantity: string }[]);
     await runTogether(trx, [
       ...(quantities.size > 0 ? [returnStockStatement(trx, quantities, opts.now)] : []),
-      trx('order_events').insert(ids.map((id) => ({ order_id: id, event: timeout.event, from_status: timeout.from, to_status: timeout.to, source: opts.source, at: opts.now }))),
+      trx('order_events').insert(
+        ids.map((id) => ({
+          order_id: id,
+          event: timeout.event,
+          from_status: timeout.from,
+          to_status: timeout.to,
+          source: opts.source,
+          at: opts.now,
+        })),
+      ),
     ]);
     return due.map((r) => ({ id: String(r.id), category: r.category, expiresAt: r.expires_at, closedAt: opts.now }));
   });
 }
 
 /** PENDING_PAYMENT orders whose deadline is at or before `cutoff`, oldest first (at most `limit`). */
-export async function findOverdueOrders(db: Knex, cutoff: Date, limit: number): Promise<{ id: string; expiresAt: Date }[]> {
-  const rows: { id: number | string; expires_at: Date }[] = await db('orders')
+export async function findOverdueOrders(
+  db: Knex,
+  cutoff: Date,
+  limit: number,
+): Promise<{ id: string; expiresAt: Date }[]> {
+  const rows = (await db('orders')
     .select('id', 'expires_at')
     .where({ status: transitionFor('timeout').from })
     .andWhere('expires_at', '<=', cutoff)
     .orderBy('expires_at')
-    .limit(limit);
+    .limit(limit)) as { id: number | string; expires_at: Date }[];
   return rows.map((r) => ({ id: String(r.id), expiresAt: r.expires_at }));
 }

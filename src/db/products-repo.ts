@@ -68,30 +68,48 @@ export function stockDeltaSql(deltas: ReadonlyMap<string, number>, sign: '+' | '
  * (in id order) as they stood, then a conditional update (`stock >= qty`). When `taken` is false some product
  * is short or missing, and the caller must roll back (rows that did match were decremented).
  */
-export async function takeStock(trx: Knex.Transaction, quantities: ReadonlyMap<string, number>, now: Date): Promise<{ taken: boolean; before: Map<string, Product> }> {
+export async function takeStock(
+  trx: Knex.Transaction,
+  quantities: ReadonlyMap<string, number>,
+  now: Date,
+): Promise<{ taken: boolean; before: Map<string, Product> }> {
   const { ids, caseSql, caseBindings } = stockDeltaSql(quantities, '-');
   const marks = ids.map(() => '?').join(',');
-  const [[rows, update]] = await trx.raw(
+  const [[rows, update]] = (await trx.raw(
     `SELECT * FROM products WHERE id IN (${marks}) ORDER BY id FOR UPDATE;
      UPDATE products SET stock = stock - ${caseSql}, updated_at = ? WHERE id IN (${marks}) AND stock >= ${caseSql}`,
     [...ids, ...caseBindings, now, ...ids, ...caseBindings],
-  );
-  return { taken: affectedRows(update) === ids.length, before: new Map((rows as ProductRow[]).map((r) => [String(r.id), toProduct(r)])) };
+  )) as [[ProductRow[], unknown]];
+  return {
+    taken: affectedRows(update) === ids.length,
+    before: new Map(rows.map((r) => [String(r.id), toProduct(r)])),
+  };
 }
 
 /** Gives stock back (never conditional: the caller's compare-and-set already made this the only release). */
-export async function returnStock(trx: Knex.Transaction, quantities: ReadonlyMap<string, number>, now: Date): Promise<void> {
+export async function returnStock(
+  trx: Knex.Transaction,
+  quantities: ReadonlyMap<string, number>,
+  now: Date,
+): Promise<void> {
   if (quantities.size === 0) return;
   await returnStockStatement(trx, quantities, now);
 }
 
 /** The statement of {@link returnStock}, to send together with others. */
-export function returnStockStatement(trx: Knex.Transaction, quantities: ReadonlyMap<string, number>, now: Date): Knex.Raw {
+export function returnStockStatement(
+  trx: Knex.Transaction,
+  quantities: ReadonlyMap<string, number>,
+  now: Date,
+): Knex.Raw {
   const { ids, caseSql, caseBindings } = stockDeltaSql(quantities, '+');
-  return trx.raw(`UPDATE products SET stock = stock + ${caseSql}, updated_at = ? WHERE id IN (${ids.map(() => '?').join(',')})`, [...caseBindings, now, ...ids]);
+  return trx.raw(
+    `UPDATE products SET stock = stock + ${caseSql}, updated_at = ? WHERE id IN (${ids.map(() => '?').join(',')})`,
+    [...caseBindings, now, ...ids],
+  );
 }
 
 export function affectedRows(rawResult: unknown): number {
-  const header = Array.isArray(rawResult) ? rawResult[0] : rawResult;
+  const header: unknown = Array.isArray(rawResult) ? rawResult[0] : rawResult;
   return Number((header as { affectedRows?: number }).affectedRows ?? 0);
 }

@@ -22,7 +22,15 @@ export function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
   const message = err instanceof Error ? err.message : '';
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR', 'EHOSTUNREACH'].includes(code) ||
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'PROTOCOL_CONNECTION_LOST',
+      'ER_CON_COUNT_ERROR',
+      'EHOSTUNREACH',
+    ].includes(code) ||
     code.startsWith('PROTOCOL_') ||
     /Knex: Timeout acquiring a connection|Connection lost|connect ETIMEDOUT|ECONNREFUSED/.test(message)
   );

@@ -46,7 +46,12 @@ export async function countOrdersByCategory(db: Knex, since: Date, until: Date):
  * (ROW_NUMBER over the category, which MySQL 8 and MariaDB 10.2+ both have), so memory stays bounded however many
  * orders the period holds.
  */
-export async function sampleLatenessByCategory(db: Knex, since: Date, until: Date, perCategory: number): Promise<Map<string, number[]>> {
+export async function sampleLatenessByCategory(
+  db: Knex,
+  since: Date,
+  until: Date,
+  perCategory: number,
+): Promise<Map<string, number[]>> {
   const [rows] = (await db.raw(
     `SELECT category, lateness_ms FROM (
        SELECT category, ${LATENESS_MS} AS lateness_ms, ROW_NUMBER() OVER (PARTITION BY category ORDER BY created_at DESC, id DESC) AS rn
@@ -67,7 +72,7 @@ export async function sampleLatenessByCategory(db: Knex, since: Date, until: Dat
 
 /** Close lateness (ms) of the most recently created CLOSED orders of the period, all categories, at most `limit`. */
 export async function sampleLateness(db: Knex, since: Date, until: Date, limit: number): Promise<number[]> {
-  const rows: { lateness_ms: number | string }[] = await db('orders')
+  const rows = (await db('orders')
     .select(db.raw(`${LATENESS_MS} AS lateness_ms`))
     .where('created_at', '>=', since)
     .andWhere('created_at', '<=', until)
@@ -76,6 +81,6 @@ export async function sampleLateness(db: Knex, since: Date, until: Date, limit: 
       { column: 'created_at', order: 'desc' },
       { column: 'id', order: 'desc' },
     ])
-    .limit(limit);
+    .limit(limit)) as { lateness_ms: number | string }[];
   return rows.map((r) => Number(r.lateness_ms));
 }

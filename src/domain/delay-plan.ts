@@ -8,12 +8,16 @@ export interface DelayLevel {
 
 /** Parses `1s,5s,30s` into levels sorted ascending; rejects empty lists and duplicates. */
 export function parseDelayLevels(text: string): DelayLevel[] {
-  const parts = text.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
   if (parts.length === 0) throw new Error('needs at least one level, e.g. "1s,5s,30s"');
   const levels = parts.map((p) => ({ name: p, ms: parseDuration(p) }));
   levels.sort((a, b) => a.ms - b.ms);
   for (let i = 1; i < levels.length; i++) {
-    if (levels[i]!.ms === levels[i - 1]!.ms) throw new Error(`levels ${levels[i - 1]!.name} and ${levels[i]!.name} are the same delay`);
+    if (levels[i]!.ms === levels[i - 1]!.ms)
+      throw new Error(`levels ${levels[i - 1]!.name} and ${levels[i]!.name} are the same delay`);
   }
   return levels;
 }

@@ -23,7 +23,14 @@ export interface Transition {
 /** The whole order lifecycle. Every (state, event) pair not listed is illegal. */
 export const TRANSITIONS: readonly Transition[] = [
   { from: 'PENDING_PAYMENT', event: 'pay', to: 'PAID', stock: 'keep', deadline: 'before', stamps: 'paid_at' },
-  { from: 'PENDING_PAYMENT', event: 'cancel', to: 'CANCELLED', stock: 'release', deadline: 'before', stamps: 'closed_at' },
+  {
+    from: 'PENDING_PAYMENT',
+    event: 'cancel',
+    to: 'CANCELLED',
+    stock: 'release',
+    deadline: 'before',
+    stamps: 'closed_at',
+  },
   { from: 'PENDING_PAYMENT', event: 'timeout', to: 'CLOSED', stock: 'release', deadline: 'after', stamps: 'closed_at' },
   { from: 'PAID', event: 'ship', to: 'SHIPPED', stock: 'keep', deadline: 'any', stamps: 'shipped_at' },
   { from: 'SHIPPED', event: 'complete', to: 'COMPLETED', stock: 'keep', deadline: 'any', stamps: 'completed_at' },

@@ -9,7 +9,8 @@ export interface OrderWindow {
 }
 
 // Own keys only: a category named `constructor` or `toString` is just an unlisted category.
-const windowOf = (category: string, timeouts: PaymentTimeouts) => (Object.hasOwn(timeouts, category) ? timeouts[category]! : timeouts.default);
+const windowOf = (category: string, timeouts: PaymentTimeouts) =>
+  Object.hasOwn(timeouts, category) ? timeouts[category]! : timeouts.default;
 
 /**
  * The payment window of an order (the shortest window among its products' categories) and the category that

@@ -27,7 +27,12 @@ export interface LatenessSummary {
 export function summarizeLateness(values: readonly number[], knownMax?: number | null): LatenessSummary {
   const sorted = [...values].sort((a, b) => a - b);
   const sampleMax = sorted.length > 0 ? sorted[sorted.length - 1]! : null;
-  const max = knownMax === undefined || knownMax === null ? sampleMax : sampleMax === null ? knownMax : Math.max(knownMax, sampleMax);
+  const max =
+    knownMax === undefined || knownMax === null
+      ? sampleMax
+      : sampleMax === null
+        ? knownMax
+        : Math.max(knownMax, sampleMax);
   return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max, samples: sorted.length };
 }
 
@@ -91,10 +96,21 @@ export function buildTimeoutStats(input: {
     timeoutRate: timeoutRate(c.closedByTimeout, c.created),
     latenessMs: summarizeLateness(input.samples.get(c.category) ?? [], c.maxLatenessMs),
   }));
-  categories.sort((a, b) => b.timeoutRate - a.timeoutRate || b.created - a.created || (a.category < b.category ? -1 : a.category > b.category ? 1 : 0));
+  categories.sort(
+    (a, b) =>
+      b.timeoutRate - a.timeoutRate ||
+      b.created - a.created ||
+      (a.category < b.category ? -1 : a.category > b.category ? 1 : 0),
+  );
   const sum = (key: keyof OrderOutcomeCounts) => input.counts.reduce((n, c) => n + c[key], 0);
   const maxes = input.counts.map((c) => c.maxLatenessMs).filter((m): m is number => m !== null);
-  const totals = { created: sum('created'), paid: sum('paid'), closedByTimeout: sum('closedByTimeout'), cancelled: sum('cancelled'), pending: sum('pending') };
+  const totals = {
+    created: sum('created'),
+    paid: sum('paid'),
+    closedByTimeout: sum('closedByTimeout'),
+    cancelled: sum('cancelled'),
+    pending: sum('pending'),
+  };
   return {
     since: input.since.toISOString(),
     until: input.until.toISOString(),
@@ -133,5 +149,7 @@ export function parseSince(text: string, now: Date): Date {
     const at = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac.slice(0, 4)}${zone.toUpperCase()}`);
     if (exists && !Number.isNaN(at)) return notBeforeEpoch(at);
   }
-  throw new Error(`"${text.slice(0, 60)}" is neither an ISO-8601 date-time (2026-11-20T08:00:00Z) nor a duration back from now (24h, 90m, 7d)`);
+  throw new Error(
+    `"${text.slice(0, 60)}" is neither an ISO-8601 date-time (2026-11-20T08:00:00Z) nor a duration back from now (24h, 90m, 7d)`,
+  );
 }

@@ -27,21 +27,23 @@ export function createHttpApp(deps: HttpDeps): Express {
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
     const incoming = req.get('X-Request-Id');
-    res.locals.requestId = incoming && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
-    res.set('X-Request-Id', res.locals.requestId);
+    const requestId = incoming && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = requestId;
+    res.set('X-Request-Id', requestId);
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      const matched = req.route as { path: string } | undefined;
+      const route = matched ? `${req.baseUrl}${matched.path}` : 'unmatched';
       deps.observeRequest?.(route, req.method, res.statusCode, seconds);
       // Building the entry costs even when the level is off; this runs for every request.
       if (!logger.isLevelEnabled('http')) return;
       logger.http('request', {
-        requestId: res.locals.requestId,
+        requestId,
         method: req.method,
         route,
         status: res.statusCode,
         ms: Math.round(seconds * 1000),
-        ...(res.locals.orderId ? { orderId: res.locals.orderId } : {}),
+        ...(res.locals.orderId ? { orderId: res.locals.orderId as string } : {}),
       });
     });
     next();

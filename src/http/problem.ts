@@ -33,7 +33,7 @@ function toAppError(err: unknown): AppError {
       415: ['unsupported-media-type', 'Unsupported media type'],
     };
     const [type, title] = byStatus[status] ?? ['bad-request', 'Bad request'];
-    return new AppError(status, type, title, exposed ? (err as Error).message.slice(0, 200) : title.toLowerCase());
+    return new AppError(status, type, title, exposed ? err.message.slice(0, 200) : title.toLowerCase());
   }
   return new AppError(500, 'internal', 'Internal error', 'the request could not be completed; it has been logged');
 }
@@ -41,13 +41,27 @@ function toAppError(err: unknown): AppError {
 /** The one place errors become `application/problem+json` (RFC 9457). */
 export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const problem = toAppError(err);
-  const meta = { requestId: res.locals.requestId, method: req.method, path: req.path, status: problem.status };
-  if (problem.status >= 500) logger.error('request failed', { ...meta, err: err instanceof Error ? err.stack : String(err) });
+  const meta = {
+    requestId: res.locals.requestId as string | undefined,
+    method: req.method,
+    path: req.path,
+    status: problem.status,
+  };
+  if (problem.status >= 500)
+    logger.error('request failed', { ...meta, err: err instanceof Error ? err.stack : String(err) });
   else logger.info('request rejected', { ...meta, type: problem.type, detail: problem.detail });
   if (res.headersSent) return;
   res
     .status(problem.status)
     .type('application/problem+json')
     // Extra members first: they must never overwrite the standard ones (`status` is the HTTP status).
-    .send(JSON.stringify({ ...problem.extra, type: problemUri(problem.type), title: problem.title, status: problem.status, detail: problem.detail }));
+    .send(
+      JSON.stringify({
+        ...problem.extra,
+        type: problemUri(problem.type),
+        title: problem.title,
+        status: problem.status,
+        detail: problem.detail,
+      }),
+    );
 };

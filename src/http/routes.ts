@@ -29,7 +29,12 @@ export function orderRoutes(ctx: OrderContext): Router {
   router.post('/orders', jsonOnly(true), async (req, res) => {
     const key = req.get('Idempotency-Key');
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-      throw new AppError(400, 'bad-request', 'Bad Idempotency-Key', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+      throw new AppError(
+        400,
+        'bad-request',
+        'Bad Idempotency-Key',
+        'Idempotency-Key must be 1 to 255 visible ASCII characters',
+      );
     }
     const result = await createOrder(ctx, parseBody(orderBody, req.body), key);
     const order = JSON.parse(result.body) as { id: string };

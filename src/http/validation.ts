@@ -3,8 +3,14 @@ import { z } from 'zod';
 import { AppError } from '../errors';
 import { parseSince } from '../domain/timeout-stats';
 
-const id = z.union([z.string().regex(/^[1-9]\d{0,18}$/, 'must be a positive integer id'), z.number().int().positive().max(Number.MAX_SAFE_INTEGER)]).transform(String);
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+const id = z
+  .union([
+    z.string().regex(/^[1-9]\d{0,18}$/, 'must be a positive integer id'),
+    z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  ])
+  .transform(String);
+const text = (max: number) =>
+  z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 
 export const productBody = z.object({
   sku: text(64),
@@ -20,7 +26,10 @@ export const orderBody = z.object({
     .array(z.object({ productId: id, quantity: z.number().int().min(1).max(10_000) }))
     .min(1, 'an order needs at least one item')
     .max(100, 'an order has at most 100 items')
-    .refine((items) => new Set(items.map((i) => i.productId)).size === items.length, 'each productId may appear once; add up the quantities'),
+    .refine(
+      (items) => new Set(items.map((i) => i.productId)).size === items.length,
+      'each productId may appear once; add up the quantities',
+    ),
 });
 
 export const payBody = z.object({ paymentRef: text(128) });
@@ -28,9 +37,15 @@ export const payBody = z.object({ paymentRef: text(128) });
 /** Parses a request body or throws a 400 that lists every problem with its path. */
 export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
   const result = schema.safeParse(body);
-  if (result.success) return result.data;
+  if (result.success) return result.data as z.infer<T>;
   const errors = result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
-  throw new AppError(400, 'bad-request', 'Invalid request body', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+  throw new AppError(
+    400,
+    'bad-request',
+    'Invalid request body',
+    errors.map((e) => `${e.path}: ${e.message}`).join('; '),
+    { errors },
+  );
 }
 
 /** Default period of GET /stats/timeouts. */
@@ -39,11 +54,19 @@ export const DEFAULT_STATS_SINCE = '24h';
 /** `?since=`: an ISO-8601 date-time or a duration back from `now` (default 24 h); 400 otherwise. */
 export function sinceQuery(value: unknown, now: Date): Date {
   if (value === undefined) return parseSince(DEFAULT_STATS_SINCE, now);
-  if (typeof value !== 'string') throw new AppError(400, 'bad-request', 'Bad since', 'give since once, as an ISO-8601 date-time or a duration such as 24h');
+  if (typeof value !== 'string')
+    throw new AppError(
+      400,
+      'bad-request',
+      'Bad since',
+      'give since once, as an ISO-8601 date-time or a duration such as 24h',
+    );
   try {
     return parseSince(value, now);
   } catch (err) {
-    throw new AppError(400, 'bad-request', 'Bad since', (err as Error).message, { errors: [{ path: 'since', message: (err as Error).message }] });
+    throw new AppError(400, 'bad-request', 'Bad since', (err as Error).message, {
+      errors: [{ path: 'since', message: (err as Error).message }],
+    });
   }
 }
 
@@ -52,19 +75,26 @@ const ID_PATTERN = /^[1-9]\d{0,18}$/;
 /** A path id that cannot exist is simply not found. */
 export function pathId(value: unknown, what: string): string {
   const text = String(value);
-  if (!ID_PATTERN.test(text)) throw new AppError(404, 'not-found', 'Not found', `${what} ${text.slice(0, 40)} does not exist`);
+  if (!ID_PATTERN.test(text))
+    throw new AppError(404, 'not-found', 'Not found', `${what} ${text.slice(0, 40)} does not exist`);
   return text;
 }
 
 const hasBody = (headers: Record<string, unknown>) =>
-  headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+  headers['transfer-encoding'] !== undefined ||
+  (headers['content-length'] !== undefined && headers['content-length'] !== '0');
 
 /** 415 for a body that is not JSON; with `required`, a missing body is a 400 (or 415 when its type is wrong). */
 export function jsonOnly(required: boolean): RequestHandler {
   return (req, _res, next) => {
     const isJson = req.is(['application/json', 'application/*+json']);
     if (hasBody(req.headers) && !isJson) {
-      throw new AppError(415, 'unsupported-media-type', 'Unsupported media type', `send the body as application/json (got ${req.headers['content-type'] ?? 'no content type'})`);
+      throw new AppError(
+        415,
+        'unsupported-media-type',
+        'Unsupported media type',
+        `send the body as application/json (got ${req.headers['content-type'] ?? 'no content type'})`,
+      );
     }
     if (required && !hasBody(req.headers)) {
       throw new AppError(400, 'bad-request', 'Missing body', 'this route needs a JSON body');

@@ -24,7 +24,12 @@ export async function sweepOverdueOrders(opts: SweepOptions): Promise<ClosedOrde
   const all: ClosedOrder[] = [];
   for (;;) {
     const closed = await retryOnConflict(() =>
-      closeDueOrders(opts.db, { source: opts.source ?? 'sweeper', now: opts.now(), graceMs: opts.graceMs, limit: opts.batchSize }),
+      closeDueOrders(opts.db, {
+        source: opts.source ?? 'sweeper',
+        now: opts.now(),
+        graceMs: opts.graceMs,
+        limit: opts.batchSize,
+      }),
     );
     all.push(...closed);
     if (closed.length < opts.batchSize) return all;
@@ -32,7 +37,9 @@ export async function sweepOverdueOrders(opts: SweepOptions): Promise<ClosedOrde
 }
 
 /** Runs the sweep every `intervalMs`; anything it finds means timeout messages went missing, so it warns. */
-export function startSweeper(opts: SweepOptions & { intervalMs: number; onClosed?: (closed: ClosedOrder[]) => void }): { stop(): Promise<void> } {
+export function startSweeper(opts: SweepOptions & { intervalMs: number; onClosed?: (closed: ClosedOrder[]) => void }): {
+  stop(): Promise<void>;
+} {
   let running: Promise<void> | undefined;
   const timer = setInterval(() => {
     running ??= sweepOverdueOrders(opts)

@@ -19,8 +19,12 @@ export function connectBroker(opts: BrokerOptions): AmqpConnectionManager {
   const connection = connect([opts.url], { heartbeatIntervalInSeconds: heartbeat, reconnectTimeInSeconds: 1 });
   const where = redactUrl(opts.url);
   connection.on('connect', () => logger.info('broker connected', { broker: where }));
-  connection.on('disconnect', ({ err }) => logger.warn('broker disconnected', { broker: where, err: err ? errorMessage(err) : undefined }));
-  connection.on('connectFailed', ({ err }) => logger.warn('broker connection failed', { broker: where, err: errorMessage(err) }));
+  connection.on('disconnect', ({ err }) =>
+    logger.warn('broker disconnected', { broker: where, err: err ? errorMessage(err) : undefined }),
+  );
+  connection.on('connectFailed', ({ err }) =>
+    logger.warn('broker connection failed', { broker: where, err: errorMessage(err) }),
+  );
   connection.on('blocked', ({ reason }) => logger.warn('broker blocked publishing', { reason }));
   return connection;
 }
@@ -35,7 +39,10 @@ export async function checkTopologyAtStart(url: string, topology: Topology): Pro
   try {
     conn = await amqp.connect(url);
   } catch (err) {
-    logger.warn('broker not reachable at start-up; orders are kept in the outbox until it is', { broker: redactUrl(url), err: errorMessage(err) });
+    logger.warn('broker not reachable at start-up; orders are kept in the outbox until it is', {
+      broker: redactUrl(url),
+      err: errorMessage(err),
+    });
     return;
   }
   try {
@@ -46,7 +53,7 @@ export async function checkTopologyAtStart(url: string, topology: Topology): Pro
     await channel.close().catch(() => undefined);
   } catch (err) {
     if (err instanceof TopologyMismatchError) throw err;
-    throw new Error(`declaring the RabbitMQ topology failed: ${errorMessage(err)}`);
+    throw new Error(`declaring the RabbitMQ topology failed: ${errorMessage(err)}`, { cause: err });
   } finally {
     await conn.close().catch(() => undefined);
   }
@@ -60,7 +67,10 @@ export interface BrokerHealth {
 /** First wait before a forced reconnect, and the longest one when channels keep dying right after it. */
 const FORCED_RECONNECT_MIN_MS = 1_000;
 const FORCED_RECONNECT_MAX_MS = 15_000;
-const forcedReconnects = new WeakMap<AmqpConnectionManager, { timer?: NodeJS.Timeout; delayMs: number; lastAt: number }>();
+const forcedReconnects = new WeakMap<
+  AmqpConnectionManager,
+  { timer?: NodeJS.Timeout; delayMs: number; lastAt: number }
+>();
 
 /**
  * A channel error (a publish to a deleted exchange, an unknown delivery tag) closes just that channel, and
@@ -72,7 +82,13 @@ const forcedReconnects = new WeakMap<AmqpConnectionManager, { timer?: NodeJS.Tim
  * notices, and the manager reconnects on its own. A setup that keeps failing in a way that closes its channel
  * (e.g. 403: the user lost its configure permission) backs off, up to 15 s, instead of reconnecting in a hot loop.
  */
-export function reconnectOnChannelLoss(channel: Channel, connection: AmqpConnectionManager, name: string, stopping: () => boolean, health: BrokerHealth): void {
+export function reconnectOnChannelLoss(
+  channel: Channel,
+  connection: AmqpConnectionManager,
+  name: string,
+  stopping: () => boolean,
+  health: BrokerHealth,
+): void {
   // The amqplib connection this channel belongs to (setup runs right after the manager made it current).
   const owner = connection.connection;
   // Without an error listener amqplib escalates a channel error to the whole connection.
@@ -84,7 +100,10 @@ export function reconnectOnChannelLoss(channel: Channel, connection: AmqpConnect
     if (state.timer) return; // another channel of this connection already asked
     // Channels that die again soon after a forced reconnect double the wait; a quiet spell resets it.
     const sinceLast = Date.now() - state.lastAt;
-    state.delayMs = state.lastAt > 0 && sinceLast < state.delayMs + 5_000 ? Math.min(state.delayMs * 2, FORCED_RECONNECT_MAX_MS) : FORCED_RECONNECT_MIN_MS;
+    state.delayMs =
+      state.lastAt > 0 && sinceLast < state.delayMs + 5_000
+        ? Math.min(state.delayMs * 2, FORCED_RECONNECT_MAX_MS)
+        : FORCED_RECONNECT_MIN_MS;
     state.timer = setTimeout(() => {
       state.timer = undefined;
       if (stopping() || health.topologyError || connection.connection !== owner) return;
@@ -106,7 +125,11 @@ export async function declareOrRecord(health: BrokerHealth, declare: () => Promi
     await declare();
   } catch (err) {
     if (err instanceof TopologyMismatchError) {
-      if (!health.topologyError) logger.error('RabbitMQ topology clash; timeouts are not processed until it is fixed and the service restarted', { err: err.message });
+      if (!health.topologyError)
+        logger.error(
+          'RabbitMQ topology clash; timeouts are not processed until it is fixed and the service restarted',
+          { err: err.message },
+        );
       health.topologyError = err.message;
     }
     throw err;

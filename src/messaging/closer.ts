@@ -111,8 +111,8 @@ export class Closer {
 
   private track(work: Promise<void>): void {
     const guarded = work.catch((err) => {
-        logger.error('closer failed on a message', { err: errorMessage(err) });
-      });
+      logger.error('closer failed on a message', { err: errorMessage(err) });
+    });
     this.inFlight.add(guarded);
     void guarded.finally(() => this.inFlight.delete(guarded));
   }
@@ -156,7 +156,10 @@ export class Closer {
       if (ids.length > 1 && !isConnectionError(err)) {
         // One order that cannot be closed (a failing trigger, bad data) must not drag its batch-mates through the
         // back-off into the parked queue: close each order on its own, so only the failing one backs off.
-        logger.warn('closing batch failed; closing its orders one at a time', { size: ids.length, err: errorMessage(err) });
+        logger.warn('closing batch failed; closing its orders one at a time', {
+          size: ids.length,
+          err: errorMessage(err),
+        });
         const single = ids.map((id) => batch.filter((d) => d.message.orderId === id));
         let next = 0;
         const worker = async () => {
@@ -171,7 +174,11 @@ export class Closer {
     if (closed.length > 0) {
       this.opts.observer?.batch?.(closed.length, Number(process.hrtime.bigint() - started) / 1e9);
       this.opts.observer?.closed?.(closed);
-      logger.info('orders closed', { count: closed.length, source: 'timeout', orderIds: closed.length <= 20 ? closed.map((c) => c.id) : undefined });
+      logger.info('orders closed', {
+        count: closed.length,
+        source: 'timeout',
+        orderIds: closed.length <= 20 ? closed.map((c) => c.id) : undefined,
+      });
     }
     const closedIds = new Set(closed.map((c) => c.id));
     const rest: Delivery[] = [];
@@ -188,9 +195,14 @@ export class Closer {
   private async sortOut(rest: Delivery[], at: Date): Promise<void> {
     let orders: Map<string, { status: string; expires_at: Date }>;
     try {
-      const rows: { id: number | string; status: string; expires_at: Date }[] = await this.opts.db('orders')
+      const rows = (await this.opts
+        .db('orders')
         .select('id', 'status', 'expires_at')
-        .whereIn('id', [...new Set(rest.map((d) => d.message.orderId))]);
+        .whereIn('id', [...new Set(rest.map((d) => d.message.orderId))])) as {
+        id: number | string;
+        status: string;
+        expires_at: Date;
+      }[];
       orders = new Map(rows.map((r) => [String(r.id), r]));
     } catch (err) {
       await Promise.all(rest.map((d) => this.retryLater(d, err)));
@@ -228,7 +240,11 @@ export class Closer {
       this.opts.observer?.rescheduled?.('early');
       ack(d);
     } catch (err) {
-      logger.warn('could not send an early timeout on; it will be redelivered', { orderId: d.message.orderId, messageId: d.messageId, err: errorMessage(err) });
+      logger.warn('could not send an early timeout on; it will be redelivered', {
+        orderId: d.message.orderId,
+        messageId: d.messageId,
+        err: errorMessage(err),
+      });
       nack(d);
     }
   }
@@ -272,16 +288,31 @@ export class Closer {
     const attempt = d.message.attempt + 1;
     const reason = `${isConnectionError(err) ? 'database unavailable' : 'closing failed'}: ${errorMessage(err)}`;
     if (attempt > this.opts.maxAttempts) {
-      return this.park(d.channel, d.msg, `${reason} (gave up after ${this.opts.maxAttempts} attempts)`, 'attempts-exhausted');
+      return this.park(
+        d.channel,
+        d.msg,
+        `${reason} (gave up after ${this.opts.maxAttempts} attempts)`,
+        'attempts-exhausted',
+      );
     }
     const level = backoffLevel(attempt, this.opts.levels);
-    logger.warn('closing deferred', { orderId: d.message.orderId, messageId: d.messageId, attempt, retryIn: level.name, err: errorMessage(err) });
+    logger.warn('closing deferred', {
+      orderId: d.message.orderId,
+      messageId: d.messageId,
+      attempt,
+      retryIn: level.name,
+      err: errorMessage(err),
+    });
     try {
       await delayTimeout(this.opts.publisher, level, { ...d.message, attempt }, d.messageId);
       this.opts.observer?.rescheduled?.('retry');
       ack(d);
     } catch (publishErr) {
-      logger.warn('could not defer a timeout; it will be redelivered', { orderId: d.message.orderId, messageId: d.messageId, err: errorMessage(publishErr) });
+      logger.warn('could not defer a timeout; it will be redelivered', {
+        orderId: d.message.orderId,
+        messageId: d.messageId,
+        err: errorMessage(publishErr),
+      });
       nack(d);
     }
   }

@@ -20,7 +20,19 @@ const REPLAY_COUNT_HEADER = 'x-replay-count';
 const REPLAYED_AT_HEADER = 'x-replayed-at';
 const REPLAYED_FROM_HEADER = 'x-replayed-from';
 /** Headers a replayed copy must not carry: RabbitMQ's own dead-letter history and our park marks. */
-const DROPPED_ON_REPLAY = ['x-death', 'x-first-death-queue', 'x-first-death-reason', 'x-first-death-exchange', 'x-last-death-queue', 'x-last-death-reason', 'x-last-death-exchange', 'x-delivery-count', PARK_REASON_HEADER, PARKED_AT_HEADER, PARKED_FROM_HEADER];
+const DROPPED_ON_REPLAY = [
+  'x-death',
+  'x-first-death-queue',
+  'x-first-death-reason',
+  'x-first-death-exchange',
+  'x-last-death-queue',
+  'x-last-death-reason',
+  'x-last-death-exchange',
+  'x-delivery-count',
+  PARK_REASON_HEADER,
+  PARKED_AT_HEADER,
+  PARKED_FROM_HEADER,
+];
 
 function parseBody(content: Buffer): Record<string, unknown> | null {
   try {
@@ -31,7 +43,16 @@ function parseBody(content: Buffer): Record<string, unknown> | null {
   }
 }
 
-const text = (v: unknown) => (v === undefined || v === null ? null : Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+const text = (v: unknown) =>
+  v === undefined || v === null
+    ? null
+    : Buffer.isBuffer(v)
+      ? v.toString('utf8')
+      : typeof v === 'string'
+        ? v
+        : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint'
+          ? v.toString()
+          : JSON.stringify(v);
 
 export function describeDeadLetter(msg: GetMessage): DeadLetter {
   const headers: MessagePropertyHeaders = msg.properties.headers ?? {};
@@ -43,10 +64,15 @@ export function describeDeadLetter(msg: GetMessage): DeadLetter {
   const firstReason = text(headers['x-first-death-reason']) ?? text(first?.reason);
   return {
     messageId: text(msg.properties.messageId),
-    orderId: body && (typeof body.orderId === 'string' || typeof body.orderId === 'number') ? String(body.orderId) : null,
+    orderId:
+      body && (typeof body.orderId === 'string' || typeof body.orderId === 'number') ? String(body.orderId) : null,
     reason: text(headers[PARK_REASON_HEADER]) ?? firstReason,
     attempts: body && typeof body.attempt === 'number' ? body.attempt : null,
-    parkedAt: text(headers[PARKED_AT_HEADER]) ?? (first?.time ? new Date(Number((first.time as { value?: number }).value ?? first.time) * 1000).toISOString() : null),
+    parkedAt:
+      text(headers[PARKED_AT_HEADER]) ??
+      (first?.time
+        ? new Date(Number((first.time as { value?: number }).value ?? first.time) * 1000).toISOString()
+        : null),
     firstDeath: firstQueue && firstReason ? { queue: firstQueue, reason: firstReason } : null,
     replays: Number(headers[REPLAY_COUNT_HEADER] ?? 0),
     bytes: msg.content.length,
@@ -74,7 +100,13 @@ export async function peekQueue(channel: ConfirmChannel, queue: string, limit: n
  * batch at a time, each once the queue shows the previous one as ready again. Should the queue not get
  * there (a consumer is taking messages), the rest go back at once, in whatever order the broker picks.
  */
-export async function returnInOrder(channel: ConfirmChannel, queue: string, messages: readonly GetMessage[], batchSize = 32, waitMs = 2_000): Promise<void> {
+export async function returnInOrder(
+  channel: ConfirmChannel,
+  queue: string,
+  messages: readonly GetMessage[],
+  batchSize = 32,
+  waitMs = 2_000,
+): Promise<void> {
   if (messages.length === 0) return;
   let expected = (await channel.checkQueue(queue)).messageCount;
   for (let i = 0; i < messages.length; i += batchSize) {
@@ -111,13 +143,18 @@ export interface ReplayFilter {
 }
 
 export function matchesFilter(letter: DeadLetter, filter: ReplayFilter): boolean {
-  if (filter.orderIds && filter.orderIds.length > 0 && (!letter.orderId || !filter.orderIds.includes(letter.orderId))) return false;
+  if (filter.orderIds && filter.orderIds.length > 0 && (!letter.orderId || !filter.orderIds.includes(letter.orderId)))
+    return false;
   if (filter.reason && !(letter.reason ?? '').toLowerCase().includes(filter.reason.toLowerCase())) return false;
   return true;
 }
 
 /** The copy that goes back to `order.timeout`: attempt reset, replay recorded, dead-letter history dropped. */
-export function replayCopy(msg: GetMessage, fromQueue: string, now: Date): { content: Buffer; headers: Record<string, unknown> } {
+export function replayCopy(
+  msg: GetMessage,
+  fromQueue: string,
+  now: Date,
+): { content: Buffer; headers: Record<string, unknown> } {
   const headers: Record<string, unknown> = { ...(msg.properties.headers ?? {}) };
   for (const h of DROPPED_ON_REPLAY) delete headers[h];
   headers[REPLAY_COUNT_HEADER] = Number(headers[REPLAY_COUNT_HEADER] ?? 0) + 1;
@@ -125,7 +162,8 @@ export function replayCopy(msg: GetMessage, fromQueue: string, now: Date): { con
   headers[REPLAYED_FROM_HEADER] = fromQueue;
   const body = parseBody(msg.content);
   // A body the closer cannot read goes back as it is: it will be parked again, with its reason.
-  const content = body && typeof body.attempt === 'number' ? Buffer.from(JSON.stringify({ ...body, attempt: 0 })) : msg.content;
+  const content =
+    body && typeof body.attempt === 'number' ? Buffer.from(JSON.stringify({ ...body, attempt: 0 })) : msg.content;
   return { content, headers };
 }
 
@@ -157,8 +195,25 @@ export async function moveToTimeoutQueue(
         const { content, headers } = replayCopy(msg, fromQueue, new Date());
         const messageId = msg.properties.messageId ? String(msg.properties.messageId) : `replay-${i + j}-${Date.now()}`;
         return new Promise<string | null>((resolve) => {
-          channel.publish(TIMEOUT_EXCHANGE, TIMEOUT_ROUTING_KEY, content, { persistent: true, mandatory: true, contentType: msg.properties.contentType ?? 'application/json', messageId, headers }, (err) =>
-            resolve(err ? `broker refused ${messageId}: ${String(err)}` : returned.has(messageId) ? `${messageId} unroutable: is ${TIMEOUT_QUEUE_HINT}` : null),
+          channel.publish(
+            TIMEOUT_EXCHANGE,
+            TIMEOUT_ROUTING_KEY,
+            content,
+            {
+              persistent: true,
+              mandatory: true,
+              contentType: (msg.properties.contentType as string | undefined) ?? 'application/json',
+              messageId,
+              headers,
+            },
+            (err) =>
+              resolve(
+                err
+                  ? `broker refused ${messageId}: ${String(err)}`
+                  : returned.has(messageId)
+                    ? `${messageId} unroutable: is ${TIMEOUT_QUEUE_HINT}`
+                    : null,
+              ),
           );
         });
       });

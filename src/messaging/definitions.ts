@@ -14,7 +14,9 @@ export interface DefinitionsOptions {
 /** RabbitMQ's rabbit_password_hashing_sha256: base64(salt ++ sha256(salt ++ password)); a fixed salt keeps the file stable. */
 function hashPassword(password: string, user: string): string {
   const salt = createHash('sha256').update(`order-timeout:${user}`).digest().subarray(0, 4);
-  const digest = createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest();
+  const digest = createHash('sha256')
+    .update(Buffer.concat([salt, Buffer.from(password, 'utf8')]))
+    .digest();
   return Buffer.concat([salt, digest]).toString('base64');
 }
 
@@ -25,16 +27,45 @@ export function buildDefinitions(topology: Topology, opts: DefinitionsOptions = 
   return {
     rabbit_version: '3.10.8',
     rabbitmq_version: '3.10.8',
-    users: [{ name: user, password_hash: hashPassword(opts.password ?? 'order-timeout', user), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: ['administrator'], limits: {} }],
+    users: [
+      {
+        name: user,
+        password_hash: hashPassword(opts.password ?? 'order-timeout', user),
+        hashing_algorithm: 'rabbit_password_hashing_sha256',
+        tags: ['administrator'],
+        limits: {},
+      },
+    ],
     vhosts: [{ name: vhost }],
     permissions: [{ user, vhost, configure: '.*', write: '.*', read: '.*' }],
     topic_permissions: [],
     parameters: [],
     global_parameters: [],
     policies: [],
-    queues: topology.queues.map((q) => ({ name: q.name, vhost, durable: true, auto_delete: false, arguments: q.arguments })),
-    exchanges: topology.exchanges.map((e) => ({ name: e.name, vhost, type: e.type, durable: true, auto_delete: false, internal: false, arguments: {} })),
-    bindings: topology.bindings.map((b) => ({ source: b.exchange, vhost, destination: b.queue, destination_type: 'queue', routing_key: b.routingKey, arguments: {} })),
+    queues: topology.queues.map((q) => ({
+      name: q.name,
+      vhost,
+      durable: true,
+      auto_delete: false,
+      arguments: q.arguments,
+    })),
+    exchanges: topology.exchanges.map((e) => ({
+      name: e.name,
+      vhost,
+      type: e.type,
+      durable: true,
+      auto_delete: false,
+      internal: false,
+      arguments: {},
+    })),
+    bindings: topology.bindings.map((b) => ({
+      source: b.exchange,
+      vhost,
+      destination: b.queue,
+      destination_type: 'queue',
+      routing_key: b.routingKey,
+      arguments: {},
+    })),
   };
 }
 

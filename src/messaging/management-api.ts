@@ -19,7 +19,7 @@ export class ManagementApi {
     try {
       res = await fetch(this.base + path, { headers: { authorization: this.auth } });
     } catch (err) {
-      throw new Error(`RabbitMQ management API unreachable at ${this.base}: ${(err as Error).message}`);
+      throw new Error(`RabbitMQ management API unreachable at ${this.base}: ${(err as Error).message}`, { cause: err });
     }
     if (res.status === 404) return undefined;
     if (!res.ok) throw new Error(`RabbitMQ management API answered ${res.status} for ${path}`);

@@ -42,8 +42,8 @@ export class OutboxRelay {
     this.timer = setInterval(() => {
       this.round ??= this.relayOnce()
         .catch((err) => {
-        logger.warn('outbox relay round failed', { err: errorMessage(err) });
-      })
+          logger.warn('outbox relay round failed', { err: errorMessage(err) });
+        })
         .finally(() => (this.round = undefined));
     }, this.opts.intervalMs);
   }
@@ -55,7 +55,9 @@ export class OutboxRelay {
     this.flushing ??= (async () => {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, this.opts.batchSize);
-        await this.publishRows(batch).catch((err) => logger.warn('outbox publish failed; the relay will retry', { err: errorMessage(err) }));
+        await this.publishRows(batch).catch((err) =>
+          logger.warn('outbox publish failed; the relay will retry', { err: errorMessage(err) }),
+        );
       }
     })().finally(() => (this.flushing = undefined));
   }
@@ -84,19 +86,35 @@ export class OutboxRelay {
     const { opts } = this;
     if (!opts.publisher.isConnected()) {
       // Give the claim up now so the relay sends them as soon as the broker is back.
-      await releaseOutbox(opts.db, rows.map((r) => r.id), 'broker not connected');
+      await releaseOutbox(
+        opts.db,
+        rows.map((r) => r.id),
+        'broker not connected',
+      );
       return false;
     }
     const results = await Promise.all(
       rows.map(async (row) => {
-        const parsed = row.message ? ({ ok: true, message: row.message } as const) : parseTimeoutMessage(Buffer.from(row.payload));
+        const parsed = row.message
+          ? ({ ok: true, message: row.message } as const)
+          : parseTimeoutMessage(Buffer.from(row.payload));
         if (!parsed.ok) {
           // Retrying cannot help; the sweeper still closes the order on time.
-          logger.error('outbox row unreadable; dropped from the outbox', { orderId: row.orderId, messageId: row.messageId, reason: parsed.reason });
+          logger.error('outbox row unreadable; dropped from the outbox', {
+            orderId: row.orderId,
+            messageId: row.messageId,
+            reason: parsed.reason,
+          });
           return { row };
         }
         try {
-          const destination = await scheduleTimeout(opts.publisher, opts.levels, parsed.message, row.messageId, opts.now());
+          const destination = await scheduleTimeout(
+            opts.publisher,
+            opts.levels,
+            parsed.message,
+            row.messageId,
+            opts.now(),
+          );
           logger.debug('timeout scheduled', { orderId: row.orderId, messageId: row.messageId, destination });
           return { row };
         } catch (err) {
@@ -108,8 +126,17 @@ export class OutboxRelay {
     const failed = results.filter((r) => r.error);
     await markOutboxSent(opts.db, sent, opts.now());
     if (failed.length > 0) {
-      logger.warn('outbox rows not published; the relay will retry', { count: failed.length, err: failed[0]!.error, messageId: failed[0]!.row.messageId, orderId: failed[0]!.row.orderId });
-      await releaseOutbox(opts.db, failed.map((r) => r.row.id), failed[0]!.error!);
+      logger.warn('outbox rows not published; the relay will retry', {
+        count: failed.length,
+        err: failed[0]!.error,
+        messageId: failed[0]!.row.messageId,
+        orderId: failed[0]!.row.orderId,
+      });
+      await releaseOutbox(
+        opts.db,
+        failed.map((r) => r.row.id),
+        failed[0]!.error!,
+      );
     }
     return failed.length === 0;
   }

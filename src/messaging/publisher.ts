@@ -53,7 +53,9 @@ export class Publisher {
       headers: props.headers,
     });
     if (this.returned.delete(props.messageId)) {
-      throw new Error(`message ${props.messageId} was unroutable: no queue bound to ${exchange || '(default exchange)'} with key ${routingKey}`);
+      throw new Error(
+        `message ${props.messageId} was unroutable: no queue bound to ${exchange || '(default exchange)'} with key ${routingKey}`,
+      );
     }
   }
 

@@ -19,13 +19,18 @@ interface LiveBinding {
 }
 
 /** Compares the broker's vhost with the topology in code: missing objects and differing queue arguments. */
-export async function checkTopology(api: ManagementApi, vhost: string, topology: Topology): Promise<TopologyDifference[]> {
+export async function checkTopology(
+  api: ManagementApi,
+  vhost: string,
+  topology: Topology,
+): Promise<TopologyDifference[]> {
   const v = encodeURIComponent(vhost);
   const diffs: TopologyDifference[] = [];
   for (const ex of topology.exchanges) {
     const live = await api.get<{ type: string }>(`/exchanges/${v}/${encodeURIComponent(ex.name)}`);
     if (!live) diffs.push({ object: `exchange ${ex.name}`, problem: 'missing' });
-    else if (live.type !== ex.type) diffs.push({ object: `exchange ${ex.name}`, problem: `type is ${live.type}, code wants ${ex.type}` });
+    else if (live.type !== ex.type)
+      diffs.push({ object: `exchange ${ex.name}`, problem: `type is ${live.type}, code wants ${ex.type}` });
   }
   for (const q of topology.queues) {
     const live = await api.get<LiveQueue>(`/queues/${v}/${encodeURIComponent(q.name)}`);
@@ -38,13 +43,22 @@ export async function checkTopology(api: ManagementApi, vhost: string, topology:
       const want = q.arguments[key];
       const have = live.arguments?.[key];
       if (String(want) !== String(have)) {
-        diffs.push({ object: `queue ${q.name}`, problem: `${key} is ${have === undefined ? 'not set' : JSON.stringify(have)}, code wants ${want === undefined ? 'it unset' : JSON.stringify(want)}` });
+        diffs.push({
+          object: `queue ${q.name}`,
+          problem: `${key} is ${have === undefined ? 'not set' : JSON.stringify(have)}, code wants ${want === undefined ? 'it unset' : JSON.stringify(want)}`,
+        });
       }
     }
   }
   const bindings = (await api.get<LiveBinding[]>(`/bindings/${v}`)) ?? [];
   for (const b of topology.bindings) {
-    const found = bindings.some((l) => l.source === b.exchange && l.destination === b.queue && l.destination_type === 'queue' && l.routing_key === b.routingKey);
+    const found = bindings.some(
+      (l) =>
+        l.source === b.exchange &&
+        l.destination === b.queue &&
+        l.destination_type === 'queue' &&
+        l.routing_key === b.routingKey,
+    );
     if (!found) diffs.push({ object: `binding ${b.exchange} -> ${b.queue} (${b.routingKey})`, problem: 'missing' });
   }
   return diffs;

@@ -95,7 +95,8 @@ export function buildTopology(opts: TopologyOptions): Topology {
 /** Raised when the broker already has a queue or exchange declared with other arguments. */
 export class TopologyMismatchError extends Error {}
 
-const INEQUIVALENT = /inequivalent arg '([^']+)' for (queue|exchange) '([^']+)' in vhost '([^']*)': received (.*?) but current is (.*?)"?$/;
+const INEQUIVALENT =
+  /inequivalent arg '([^']+)' for (queue|exchange) '([^']+)' in vhost '([^']*)': received (.*?) but current is (.*?)"?$/;
 
 /** Turns the broker's 406 PRECONDITION_FAILED text into a message an operator can act on. */
 export function explainPreconditionFailed(err: unknown): TopologyMismatchError | undefined {
@@ -116,8 +117,10 @@ export function explainPreconditionFailed(err: unknown): TopologyMismatchError |
  */
 export async function assertTopology(channel: Channel, topology: Topology): Promise<void> {
   try {
-    for (const ex of topology.exchanges) await channel.assertExchange(ex.name, ex.type, { durable: true, autoDelete: false });
-    for (const q of topology.queues) await channel.assertQueue(q.name, { durable: true, autoDelete: false, exclusive: false, arguments: q.arguments });
+    for (const ex of topology.exchanges)
+      await channel.assertExchange(ex.name, ex.type, { durable: true, autoDelete: false });
+    for (const q of topology.queues)
+      await channel.assertQueue(q.name, { durable: true, autoDelete: false, exclusive: false, arguments: q.arguments });
     for (const b of topology.bindings) await channel.bindQueue(b.queue, b.exchange, b.routingKey);
   } catch (err) {
     throw explainPreconditionFailed(err) ?? err;

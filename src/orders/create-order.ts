@@ -38,7 +38,11 @@ function canonicalJson(value: unknown): string {
  * Creates an order: takes the stock of every item or none, and writes the order with its timeout message
  * (outbox) in one transaction. With an idempotency key, the same key and body return the first response.
  */
-export async function createOrder(ctx: OrderContext, input: CreateOrderInput, idempotencyKey?: string): Promise<CreateOrderResult> {
+export async function createOrder(
+  ctx: OrderContext,
+  input: CreateOrderInput,
+  idempotencyKey?: string,
+): Promise<CreateOrderResult> {
   const requestHash = idempotencyKey ? createHash('sha256').update(canonicalJson(input)).digest('hex') : '';
   let scheduled: OutboxMessage | undefined;
   let created: Order | undefined;
@@ -51,29 +55,56 @@ export async function createOrder(ctx: OrderContext, input: CreateOrderInput, id
       const { taken, before: products } = await takeStock(trx, quantities, now);
       const missing = input.items.filter((i) => !products.has(i.productId)).map((i) => i.productId);
       if (missing.length > 0) {
-        throw new AppError(404, 'not-found', 'Unknown product', `product ${missing.join(', ')} does not exist`, { productIds: missing });
+        throw new AppError(404, 'not-found', 'Unknown product', `product ${missing.join(', ')} does not exist`, {
+          productIds: missing,
+        });
       }
       if (!taken) {
         const shortages = input.items
           .filter((i) => products.get(i.productId)!.stock < i.quantity)
           .map((i) => ({ productId: i.productId, requested: i.quantity, available: products.get(i.productId)!.stock }));
-        throw new AppError(409, 'insufficient-stock', 'Insufficient stock', `not enough stock for product ${shortages.map((s) => s.productId).join(', ')}; nothing was taken`, { shortages });
+        throw new AppError(
+          409,
+          'insufficient-stock',
+          'Insufficient stock',
+          `not enough stock for product ${shortages.map((s) => s.productId).join(', ')}; nothing was taken`,
+          { shortages },
+        );
       }
 
-      const items: OrderItem[] = input.items.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPriceCents: products.get(i.productId)!.priceCents }));
-      const { windowMs, category } = windowCategory(input.items.map((i) => products.get(i.productId)!.category), ctx.paymentTimeouts);
+      const items: OrderItem[] = input.items.map((i) => ({
+        productId: i.productId,
+        quantity: i.quantity,
+        unitPriceCents: products.get(i.productId)!.priceCents,
+      }));
+      const { windowMs, category } = windowCategory(
+        input.items.map((i) => products.get(i.productId)!.category),
+        ctx.paymentTimeouts,
+      );
       const expiresAt = new Date(now.getTime() + windowMs);
       const messageId = randomUUID();
-      const payloadFor = (orderId: string) => encodeTimeoutMessage({ orderId, expiresAt: expiresAt.toISOString(), attempt: 0 }).toString();
+      const payloadFor = (orderId: string) =>
+        encodeTimeoutMessage({ orderId, expiresAt: expiresAt.toISOString(), attempt: 0 }).toString();
       const { order, written } = await insertOrder(
         trx,
-        { customerId: input.customerId, category, items, totalCents: items.reduce((sum, i) => sum + i.unitPriceCents * i.quantity, 0), expiresAt },
+        {
+          customerId: input.customerId,
+          category,
+          items,
+          totalCents: items.reduce((sum, i) => sum + i.unitPriceCents * i.quantity, 0),
+          expiresAt,
+        },
         now,
         // The id is only known inside the database: the payload is encoded here and the id spliced in there.
         (orderIdSql) => [
           outboxInsert(
             trx,
-            { messageId, kind: TIMEOUT_MESSAGE_KIND, orderId: orderIdSql, payload: trx.raw('REPLACE(?, ?, @order_id)', [payloadFor(ORDER_ID_MARK), ORDER_ID_MARK]) },
+            {
+              messageId,
+              kind: TIMEOUT_MESSAGE_KIND,
+              orderId: orderIdSql,
+              payload: trx.raw('REPLACE(?, ?, @order_id)', [payloadFor(ORDER_ID_MARK), ORDER_ID_MARK]),
+            },
             ctx.processId,
             now,
             ctx.claimForMs,
@@ -107,9 +138,20 @@ export async function createOrder(ctx: OrderContext, input: CreateOrderInput, id
 
 async function replayIdempotent(ctx: OrderContext, key: string, requestHash: string): Promise<CreateOrderResult> {
   const stored = await findIdempotentResponse(ctx.db, key);
-  if (!stored) throw new AppError(409, 'idempotency-key-reused', 'Request in progress', `a request with Idempotency-Key ${key} is still in progress; retry`);
+  if (!stored)
+    throw new AppError(
+      409,
+      'idempotency-key-reused',
+      'Request in progress',
+      `a request with Idempotency-Key ${key} is still in progress; retry`,
+    );
   if (stored.requestHash !== requestHash) {
-    throw new AppError(422, 'idempotency-key-reused', 'Idempotency key reused', `Idempotency-Key ${key} was already used with a different request body`);
+    throw new AppError(
+      422,
+      'idempotency-key-reused',
+      'Idempotency key reused',
+      `Idempotency-Key ${key} was already used with a different request body`,
+    );
   }
   return { status: stored.statusCode, body: stored.body, replayed: true };
 }

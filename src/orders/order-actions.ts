@@ -1,6 +1,13 @@
 import { AppError, notFound } from '../errors';
 import { SOLD_STATUSES, transitionFor, type EventSource, type OrderEvent } from '../domain/order-lifecycle';
-import { applyTransition, closeDueOrders, findOrder, listOrderEvents, type Order, type OrderEventRecord } from '../db/orders-repo';
+import {
+  applyTransition,
+  closeDueOrders,
+  findOrder,
+  listOrderEvents,
+  type Order,
+  type OrderEventRecord,
+} from '../db/orders-repo';
 import { retryOnConflict } from '../db/retry';
 import type { OrderContext } from './order-context';
 
@@ -36,10 +43,21 @@ export interface ChangeOptions {
 }
 
 /** Applies a buyer/merchant event (pay, cancel, ship, complete); 409 when the order's state forbids it. */
-export async function changeOrder(ctx: OrderContext, id: string, event: Exclude<OrderEvent, 'timeout'>, opts: ChangeOptions = {}): Promise<Order> {
+export async function changeOrder(
+  ctx: OrderContext,
+  id: string,
+  event: Exclude<OrderEvent, 'timeout'>,
+  opts: ChangeOptions = {},
+): Promise<Order> {
   const transition = transitionFor(event);
   const applied = await retryOnConflict(() =>
-    applyTransition(ctx.db, { orderId: id, transition, source: opts.source ?? 'http', now: ctx.now(), paymentRef: opts.paymentRef }),
+    applyTransition(ctx.db, {
+      orderId: id,
+      transition,
+      source: opts.source ?? 'http',
+      now: ctx.now(),
+      paymentRef: opts.paymentRef,
+    }),
   );
   const found = await findOrder(ctx.db, id);
   if (!found) throw notFound('order', id);
@@ -51,10 +69,28 @@ export async function changeOrder(ctx: OrderContext, id: string, event: Exclude<
   const order = await settleDeadline(ctx, found, 'read');
   if (event === 'pay' && SOLD_STATUSES.includes(order.status)) {
     if (order.paymentRef === opts.paymentRef) return order;
-    throw new AppError(409, 'payment-ref-mismatch', 'Already paid', `order ${id} was already paid with another paymentRef`, { orderStatus: order.status });
+    throw new AppError(
+      409,
+      'payment-ref-mismatch',
+      'Already paid',
+      `order ${id} was already paid with another paymentRef`,
+      { orderStatus: order.status },
+    );
   }
   if (found.status === 'PENDING_PAYMENT' && order.status === 'CLOSED') {
-    throw new AppError(409, 'payment-window-ended', 'Payment window ended', `order ${id} passed its deadline ${order.expiresAt.toISOString()} and is closed`, { orderStatus: order.status });
+    throw new AppError(
+      409,
+      'payment-window-ended',
+      'Payment window ended',
+      `order ${id} passed its deadline ${order.expiresAt.toISOString()} and is closed`,
+      { orderStatus: order.status },
+    );
   }
-  throw new AppError(409, 'illegal-transition', 'Illegal transition', `cannot ${event} an order that is ${order.status}`, { orderStatus: order.status, event });
+  throw new AppError(
+    409,
+    'illegal-transition',
+    'Illegal transition',
+    `cannot ${event} an order that is ${order.status}`,
+    { orderStatus: order.status, event },
+  );
 }

@@ -12,11 +12,19 @@ export const LATENESS_SAMPLE_LIMIT = 10_000;
  * Per category of the orders created from `since` to `until` (default: now): what became of them, timeout rate,
  * close lateness.
  */
-export async function timeoutStats(ctx: Pick<OrderContext, 'db' | 'now'>, since: Date, until = ctx.now(), sampleLimit = LATENESS_SAMPLE_LIMIT): Promise<TimeoutStats> {
+export async function timeoutStats(
+  ctx: Pick<OrderContext, 'db' | 'now'>,
+  since: Date,
+  until = ctx.now(),
+  sampleLimit = LATENESS_SAMPLE_LIMIT,
+): Promise<TimeoutStats> {
   const counts = await countOrdersByCategory(ctx.db, since, until);
   const anyClosed = counts.some((c) => c.closedByTimeout > 0);
   const [samples, totalSample] = anyClosed
-    ? await Promise.all([sampleLatenessByCategory(ctx.db, since, until, sampleLimit), sampleLateness(ctx.db, since, until, sampleLimit)])
+    ? await Promise.all([
+        sampleLatenessByCategory(ctx.db, since, until, sampleLimit),
+        sampleLateness(ctx.db, since, until, sampleLimit),
+      ])
     : [new Map<string, number[]>(), []];
   return buildTimeoutStats({ since, until, counts, samples, totalSample });
 }

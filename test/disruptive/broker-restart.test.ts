@@ -6,7 +6,10 @@ import { startTestService, type TestService } from '../support/service';
 let svc: TestService;
 
 beforeAll(async () => {
-  svc = await startTestService({ delayLevels: '1s,2s,5s', orderPaymentTimeouts: { default: '15m', short: '3s', eight: '8s' } });
+  svc = await startTestService({
+    delayLevels: '1s,2s,5s',
+    orderPaymentTimeouts: { default: '15m', short: '3s', eight: '8s' },
+  });
 });
 afterAll(async () => {
   await startBrokerApp().catch(() => undefined);
@@ -14,10 +17,14 @@ afterAll(async () => {
 });
 
 async function everyOrderClosed(ids: string[], timeoutMs: number) {
-  return eventually(async () => {
-    const all = await svc.db('orders').whereIn('id', ids);
-    return all.every((r: { status: string }) => r.status === 'CLOSED') ? all : undefined;
-  }, timeoutMs, `${ids.length} orders to close`);
+  return eventually(
+    async () => {
+      const all = await svc.db('orders').whereIn('id', ids);
+      return all.every((r: { status: string }) => r.status === 'CLOSED') ? all : undefined;
+    },
+    timeoutMs,
+    `${ids.length} orders to close`,
+  );
 }
 
 test('when the broker restarts while orders are pending and being created, then every order still closes, once', async () => {
@@ -44,7 +51,12 @@ test('when the broker restarts while orders are pending and being created, then 
   expect(created.length).toBeGreaterThan(20);
   await everyOrderClosed(created, 45_000);
   expect(await stockOf(svc, product)).toBe(10_000);
-  const events = await svc.db('order_events').whereIn('order_id', created).where({ event: 'timeout' }).count({ n: '*' }).first();
+  const events = await svc
+    .db('order_events')
+    .whereIn('order_id', created)
+    .where({ event: 'timeout' })
+    .count({ n: '*' })
+    .first();
   expect(Number(events!.n)).toBe(created.length);
 });
 
@@ -58,7 +70,10 @@ test('when orders are created while the broker is stopped, then they get 201 and
   } finally {
     await startBrokerApp();
   }
-  const rows = await everyOrderClosed(orders.map((o) => o.id), 30_000);
+  const rows = await everyOrderClosed(
+    orders.map((o) => o.id),
+    30_000,
+  );
   for (const row of rows as { closed_at: Date; expires_at: Date; id: number }[]) {
     const lateness = row.closed_at.getTime() - row.expires_at.getTime();
     expect(lateness).toBeGreaterThanOrEqual(0);

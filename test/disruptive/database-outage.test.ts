@@ -23,10 +23,17 @@ test('when the database is stopped while timeouts fall due, then they are retrie
   await sleep(5000); // every deadline passes while the database is away
   await startDatabase();
 
-  const rows = await eventually(async () => {
-    const all = await svc.db('orders').whereIn('id', orders.map((o) => o.id));
-    return all.every((r: { status: string }) => r.status === 'CLOSED') ? all : undefined;
-  }, 40_000, 'every order to close after the outage');
+  const rows = await eventually(
+    async () => {
+      const all = await svc.db('orders').whereIn(
+        'id',
+        orders.map((o) => o.id),
+      );
+      return all.every((r: { status: string }) => r.status === 'CLOSED') ? all : undefined;
+    },
+    40_000,
+    'every order to close after the outage',
+  );
   expect(rows).toHaveLength(20);
   expect(await stockOf(svc, product)).toBe(100);
   for (const o of orders) expect(await timeoutEvents(svc, o.id)).toBe(1);

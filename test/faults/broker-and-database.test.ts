@@ -36,7 +36,12 @@ async function startOnPrivate(overrides: ConfigOverrides = {}): Promise<Running>
   const config = loadConfig({
     http: { port: 0 },
     mysql: { url: privateDatabaseUrl(name) },
-    amqp: { url: await privateVhost(name), heartbeat: '2s', publishTimeout: '3s', managementUrl: PRIVATE_BROKER.managementUrl },
+    amqp: {
+      url: await privateVhost(name),
+      heartbeat: '2s',
+      publishTimeout: '3s',
+      managementUrl: PRIVATE_BROKER.managementUrl,
+    },
     outbox: { relayInterval: '500ms' },
     sweeper: { interval: '1h' },
     orderPaymentTimeouts: { default: '15m', short: '4s' },
@@ -47,7 +52,11 @@ async function startOnPrivate(overrides: ConfigOverrides = {}): Promise<Running>
     ...service,
     amqpUrl: config.amqp.url,
     async post(path, body) {
-      const res = await fetch(`http://127.0.0.1:${service.port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(`http://127.0.0.1:${service.port}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return { status: res.status, body: (await res.json()) as { id?: string } };
     },
   };
@@ -56,14 +65,26 @@ async function startOnPrivate(overrides: ConfigOverrides = {}): Promise<Running>
 async function makeProducts(svc: Running, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const res = await svc.post('/products', { sku: `fault-${Date.now()}-${i}`, name: 'p', category: 'short', priceCents: 100, stock: 1_000_000 });
+    const res = await svc.post('/products', {
+      sku: `fault-${Date.now()}-${i}`,
+      name: 'p',
+      category: 'short',
+      priceCents: 100,
+      stock: 1_000_000,
+    });
     ids.push(res.body.id!);
   }
   return ids;
 }
 
 /** Creates `total` orders with `concurrency` clients; `during(progress)` is called as they go. Returns the 201 ids. */
-async function createOrders(svc: Running, products: string[], total: number, concurrency: number, during?: (done: number) => Promise<void> | void): Promise<string[]> {
+async function createOrders(
+  svc: Running,
+  products: string[],
+  total: number,
+  concurrency: number,
+  during?: (done: number) => Promise<void> | void,
+): Promise<string[]> {
   const acknowledged: string[] = [];
   let next = 0;
   let done = 0;
@@ -71,7 +92,9 @@ async function createOrders(svc: Running, products: string[], total: number, con
     Array.from({ length: concurrency }, async () => {
       while (next < total) {
         const i = next++;
-        const res = await svc.post('/orders', { customerId: 'fault', items: [{ productId: products[i % products.length], quantity: 1 }] }).catch(() => undefined);
+        const res = await svc
+          .post('/orders', { customerId: 'fault', items: [{ productId: products[i % products.length], quantity: 1 }] })
+          .catch(() => undefined);
         if (res?.status === 201 && res.body.id) acknowledged.push(res.body.id);
         done++;
         await during?.(done);
@@ -82,10 +105,14 @@ async function createOrders(svc: Running, products: string[], total: number, con
 }
 
 async function settle(svc: Running, timeoutMs: number): Promise<void> {
-  await eventually(async () => {
-    const row = await svc.db('orders').where({ status: 'PENDING_PAYMENT' }).count({ n: '*' }).first();
-    return Number(row?.n) === 0 ? true : undefined;
-  }, timeoutMs, 'every order to settle');
+  await eventually(
+    async () => {
+      const row = await svc.db('orders').where({ status: 'PENDING_PAYMENT' }).count({ n: '*' }).first();
+      return Number(row?.n) === 0 ? true : undefined;
+    },
+    timeoutMs,
+    'every order to settle',
+  );
 }
 
 test('when the broker is killed with kill -9 during 5,000 order creations and closes, then every order closes once and stock is conserved', async () => {
@@ -119,7 +146,9 @@ test('when the database is stopped for 10 s while timeouts fall due, then they a
     await startPrivateDatabase();
     await settle(svc, 90_000);
     const vhost = encodeURIComponent(new URL(svc.amqpUrl).pathname.slice(1));
-    const parked = await fetch(`http://127.0.0.1:15673/api/queues/${vhost}/order.timeout.parked`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } }).then((r) => r.json() as Promise<{ messages?: number }>);
+    const parked = await fetch(`http://127.0.0.1:15673/api/queues/${vhost}/order.timeout.parked`, {
+      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+    }).then((r) => r.json() as Promise<{ messages?: number }>);
     expect(parked.messages ?? 0).toBe(0);
     report(await countScenario(svc.db, 'database stopped 10 s', acknowledged));
   } finally {
@@ -147,10 +176,14 @@ test('when the broker hangs (SIGSTOP) for longer than the heartbeat, then order 
     expect(errors.filter((e) => /timeout|not connected|closed/i.test(e.last_error ?? '')).length).toBeGreaterThan(0);
     const waiting = await svc.db('outbox').whereNull('sent_at').count({ n: '*' }).first();
     expect(Number(waiting?.n)).toBeGreaterThan(0);
-    await eventually(async () => {
-      const row = await svc.db('outbox').whereNull('sent_at').count({ n: '*' }).first();
-      return Number(row?.n) === 0 ? true : undefined;
-    }, 60_000, 'the outbox to catch up');
+    await eventually(
+      async () => {
+        const row = await svc.db('outbox').whereNull('sent_at').count({ n: '*' }).first();
+        return Number(row?.n) === 0 ? true : undefined;
+      },
+      60_000,
+      'the outbox to catch up',
+    );
     await settle(svc, 60_000);
     report(await countScenario(svc.db, 'broker paused (SIGSTOP) past the heartbeat', acknowledged));
   } finally {

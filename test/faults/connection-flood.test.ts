@@ -50,10 +50,13 @@ function open(kind: Kind, port: number): Promise<Slow> {
         socket.write(`${head}\r\n`);
         if (kind === 'dribble') {
           let sent = 0;
-          entry.timer = setInterval(() => {
-            if (socket.destroyed || sent >= body.length) return clearInterval(entry.timer);
-            socket.write(body[sent++]!);
-          }, 250 + Math.floor(Math.random() * 250));
+          entry.timer = setInterval(
+            () => {
+              if (socket.destroyed || sent >= body.length) return clearInterval(entry.timer);
+              socket.write(body[sent++]!);
+            },
+            250 + Math.floor(Math.random() * 250),
+          );
         }
       }
       resolve(entry);
@@ -63,7 +66,9 @@ function open(kind: Kind, port: number): Promise<Slow> {
 }
 
 beforeAll(async () => {
-  svc = await startTestService({ http: { requestTimeout: `${REQUEST_TIMEOUT_MS}ms`, headersTimeout: `${HEADERS_TIMEOUT_MS}ms` } });
+  svc = await startTestService({
+    http: { requestTimeout: `${REQUEST_TIMEOUT_MS}ms`, headersTimeout: `${HEADERS_TIMEOUT_MS}ms` },
+  });
 });
 
 afterAll(async () => {
@@ -80,7 +85,9 @@ describe('connection flood', () => {
     const acknowledged: string[] = [];
     const kinds: Kind[] = ['dribble', 'dribble', 'stalled-body', 'stalled-headers'];
     const started = Date.now();
-    const opened = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => open(kinds[i % kinds.length]!, svc.port)));
+    const opened = await Promise.all(
+      Array.from({ length: CONNECTIONS }, (_, i) => open(kinds[i % kinds.length]!, svc.port)),
+    );
     slow.push(...opened);
     await sleep(500);
     expect(slow.filter((s) => s.closedAt !== undefined)).toHaveLength(0); // all of them are hanging now
@@ -117,7 +124,10 @@ describe('connection flood', () => {
       got408,
       dribbleClosedAfterMs: [Math.min(...closedAfter('dribble')), Math.max(...closedAfter('dribble'))],
       stalledBodyClosedAfterMs: [Math.min(...closedAfter('stalled-body')), Math.max(...closedAfter('stalled-body'))],
-      stalledHeadersClosedAfterMs: [Math.min(...closedAfter('stalled-headers')), Math.max(...closedAfter('stalled-headers'))],
+      stalledHeadersClosedAfterMs: [
+        Math.min(...closedAfter('stalled-headers')),
+        Math.max(...closedAfter('stalled-headers')),
+      ],
       healthzMaxMs: Math.max(...latencies),
       orderMs,
     };
@@ -125,7 +135,8 @@ describe('connection flood', () => {
     expect(open_).toHaveLength(0);
     // Headers that never end are cut at headersTimeout, bodies at requestTimeout (checked every second).
     for (const ms of closedAfter('stalled-headers')) expect(ms).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 100);
-    for (const ms of [...closedAfter('dribble'), ...closedAfter('stalled-body')]) expect(ms).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
+    for (const ms of [...closedAfter('dribble'), ...closedAfter('stalled-body')])
+      expect(ms).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
     expect(got408).toBe(CONNECTIONS);
     // None of the half-sent orders was created, and nothing else moved.
     expect(await stockOf(svc, productId)).toBe(98);

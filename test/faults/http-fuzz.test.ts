@@ -33,12 +33,25 @@ function send(method: string, path: string, headers: Record<string, string>, bod
   return new Promise((resolve, reject) => {
     let answered = false;
     const req = http.request(
-      { host: '127.0.0.1', port: svc.port, method, path, agent, headers: body ? { ...headers, 'content-length': String(body.length) } : headers },
+      {
+        host: '127.0.0.1',
+        port: svc.port,
+        method,
+        path,
+        agent,
+        headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
+      },
       (res) => {
         answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
         res.on('error', reject);
       },
     );
@@ -57,7 +70,8 @@ function checkReply(what: string, reply: Reply, head = false): void {
   const context = `${what} → ${reply.status} ${reply.text.slice(0, 300)}`;
   if (reply.status >= 500) throw new Error(`server error: ${context}`);
   if (reply.status >= 400) {
-    if (!reply.contentType.startsWith('application/problem+json')) throw new Error(`4xx without problem+json (${reply.contentType}): ${context}`);
+    if (!reply.contentType.startsWith('application/problem+json'))
+      throw new Error(`4xx without problem+json (${reply.contentType}): ${context}`);
     if (head) return; // HEAD: the headers of the GET, no body
     const problem = JSON.parse(reply.text) as Record<string, unknown>;
     const ok =
@@ -72,20 +86,28 @@ function checkReply(what: string, reply: Reply, head = false): void {
 /** Applies what a successful reply did to stock, then compares with the database. */
 async function trackAndCheckStock(path: string, reply: Reply): Promise<void> {
   if ((reply.status === 201 && path === '/orders') || (reply.status === 200 && /\/cancel$/.test(path))) {
-    const order = JSON.parse(reply.text) as { id: string; status: string; items: { productId: string; quantity: number }[] };
+    const order = JSON.parse(reply.text) as {
+      id: string;
+      status: string;
+      items: { productId: string; quantity: number }[];
+    };
     const sign = reply.status === 201 ? -1 : 1;
     // A replayed Idempotency-Key returns the same order again (201, Idempotent-Replayed): no stock moves.
     if (reply.status === 201 && acknowledged.includes(order.id)) return checkStock();
     if (reply.status === 201) acknowledged.push(order.id);
     for (const item of order.items) {
-      if (expectedStock.has(item.productId)) expectedStock.set(item.productId, expectedStock.get(item.productId)! + sign * item.quantity);
+      if (expectedStock.has(item.productId))
+        expectedStock.set(item.productId, expectedStock.get(item.productId)! + sign * item.quantity);
     }
   }
   await checkStock();
 }
 
 async function checkStock(): Promise<void> {
-  const rows: { id: number | string; stock: number }[] = await svc.db('products').whereIn('id', seeded).select('id', 'stock');
+  const rows: { id: number | string; stock: number }[] = await svc
+    .db('products')
+    .whereIn('id', seeded)
+    .select('id', 'stock');
   const actual = Object.fromEntries(rows.map((r) => [String(r.id), r.stock]));
   expect(actual).toEqual(Object.fromEntries(expectedStock));
 }
@@ -94,7 +116,7 @@ async function checkStock(): Promise<void> {
 
 const sqlMeta = fc.constantFrom(
   "' OR '1'='1",
-  "1; DROP TABLE products; --",
+  '1; DROP TABLE products; --',
   "1' UNION SELECT password FROM mysql.user -- ",
   '`orders`',
   '\\',
@@ -115,7 +137,18 @@ const weirdText = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 80 }),
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   sqlMeta,
-  fc.constantFrom('', ' ', '\t\n', '\u202e', '\ud800', '\uffff', '🦄'.repeat(30), 'Ω'.repeat(300), 'x'.repeat(65), ' '.repeat(70)),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\t\n',
+    '\u202e',
+    '\ud800',
+    '\uffff',
+    '🦄'.repeat(30),
+    'Ω'.repeat(300),
+    'x'.repeat(65),
+    ' '.repeat(70),
+  ),
 );
 const hugeNumber = fc.constantFrom(
   1e308,
@@ -132,7 +165,12 @@ const hugeNumber = fc.constantFrom(
   1_000_000_001,
   Number.MAX_VALUE,
 );
-const number = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), hugeNumber, fc.integer({ min: 1, max: 5 }));
+const number = fc.oneof(
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  hugeNumber,
+  fc.integer({ min: 1, max: 5 }),
+);
 /** Any JSON value, mostly small, sometimes tricky. */
 const anyJson: fc.Arbitrary<unknown> = fc.oneof(
   { depthSize: 'small' },
@@ -144,13 +182,18 @@ const anyJson: fc.Arbitrary<unknown> = fc.oneof(
   fc.array(weirdText, { maxLength: 3 }),
 );
 /** A value for a field: the right type or not. */
-const fieldValue = (right: fc.Arbitrary<unknown>) => fc.oneof({ weight: 3, arbitrary: right }, { weight: 2, arbitrary: anyJson });
+const fieldValue = (right: fc.Arbitrary<unknown>) =>
+  fc.oneof({ weight: 3, arbitrary: right }, { weight: 2, arbitrary: anyJson });
 /** An object with some of these fields (each right or wrong) and maybe extra ones. */
 function objectOf(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<Record<string, unknown>> {
   return fc
     .tuple(
       fc.record(Object.fromEntries(Object.entries(fields).map(([k, a]) => [k, fieldValue(a)])), { requiredKeys: [] }),
-      fc.dictionary(fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('__proto__', 'constructor', 'toString')), anyJson, { maxKeys: 2 }),
+      fc.dictionary(
+        fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('__proto__', 'constructor', 'toString')),
+        anyJson,
+        { maxKeys: 2 },
+      ),
       fc.boolean(),
     )
     .map(([known, extra, withExtra]) => (withExtra ? { ...extra, ...known } : known));
@@ -159,12 +202,22 @@ function objectOf(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<R
 const productId = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...Array.from({ length: 3 }, (_, i) => i)).map((i) => seeded[i]!) },
   { weight: 1, arbitrary: fc.constantFrom(...Array.from({ length: 3 }, (_, i) => i)).map((i) => Number(seeded[i])) },
-  { weight: 2, arbitrary: fc.oneof(fc.bigInt({ min: 0n, max: 10n ** 25n }).map(String), fc.constantFrom('0', '-1', '01', '1e3', ' 1', '9223372036854775807', '18446744073709551616')) },
+  {
+    weight: 2,
+    arbitrary: fc.oneof(
+      fc.bigInt({ min: 0n, max: 10n ** 25n }).map(String),
+      fc.constantFrom('0', '-1', '01', '1e3', ' 1', '9223372036854775807', '18446744073709551616'),
+    ),
+  },
 );
 const itemBody = objectOf({ productId, quantity: fc.oneof(fc.integer({ min: 1, max: 3 }), number) });
 const orderBody = objectOf({
   customerId: fc.oneof(fc.constant('fuzz-customer'), weirdText),
-  items: fc.oneof(fc.array(itemBody, { minLength: 1, maxLength: 3 }), fc.array(itemBody, { minLength: 101, maxLength: 102 }), anyJson),
+  items: fc.oneof(
+    fc.array(itemBody, { minLength: 1, maxLength: 3 }),
+    fc.array(itemBody, { minLength: 101, maxLength: 102 }),
+    anyJson,
+  ),
 });
 const productBody = objectOf({
   sku: fc.oneof(fc.uuid(), weirdText),
@@ -184,13 +237,34 @@ const deepJson = fc.tuple(fc.integer({ min: 100, max: 60_000 }), fc.boolean()).m
 const sizedBody = (base: () => Record<string, unknown>) =>
   fc.integer({ min: -300, max: 300 }).map((delta) => {
     const skeleton = JSON.stringify({ ...base(), pad: '' });
-    return Buffer.from(skeleton.replace('"pad":""', `"pad":"${'x'.repeat(Math.max(0, LIMIT + delta - skeleton.length))}"`));
+    return Buffer.from(
+      skeleton.replace('"pad":""', `"pad":"${'x'.repeat(Math.max(0, LIMIT + delta - skeleton.length))}"`),
+    );
   });
-const hugeString = fc.integer({ min: LIMIT - 50, max: LIMIT + 5_000 }).map((n) => Buffer.from(JSON.stringify({ customerId: 'é'.repeat(Math.floor(n / 2)), items: [] })));
-const rawText = fc.oneof(
-  fc.constantFrom('', '{', '[1,', 'null', 'true', '"x"', '1e999999', '99999999999999999999999999999999', 'NaN', '{"a":1,}', '\ufeff{}', '{"__proto__":{"x":1}}', "{'a':1}", '{"a":"\\ud800"}'),
-  fc.string({ unit: 'binary', maxLength: 200 }),
-).map((s) => Buffer.from(s));
+const hugeString = fc
+  .integer({ min: LIMIT - 50, max: LIMIT + 5_000 })
+  .map((n) => Buffer.from(JSON.stringify({ customerId: 'é'.repeat(Math.floor(n / 2)), items: [] })));
+const rawText = fc
+  .oneof(
+    fc.constantFrom(
+      '',
+      '{',
+      '[1,',
+      'null',
+      'true',
+      '"x"',
+      '1e999999',
+      '99999999999999999999999999999999',
+      'NaN',
+      '{"a":1,}',
+      '\ufeff{}',
+      '{"__proto__":{"x":1}}',
+      "{'a':1}",
+      '{"a":"\\ud800"}',
+    ),
+    fc.string({ unit: 'binary', maxLength: 200 }),
+  )
+  .map((s) => Buffer.from(s));
 const rawBytes = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a));
 
 /** A body for a route: mostly JSON shaped like the route's, sometimes anything. */
@@ -209,7 +283,14 @@ function bodyFor(shape: fc.Arbitrary<unknown>, base: () => Record<string, unknow
 
 /** A header value Node will send: visible ASCII, spaces, tabs and Latin-1. */
 const headerText = (maxLength: number) =>
-  fc.string({ unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0xa0, max: 0xff })).map((c) => String.fromCharCode(c)), maxLength }).map((s) => s.trim());
+  fc
+    .string({
+      unit: fc
+        .oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0xa0, max: 0xff }))
+        .map((c) => String.fromCharCode(c)),
+      maxLength,
+    })
+    .map((s) => s.trim());
 const contentType = fc.oneof(
   { weight: 8, arbitrary: fc.constant('application/json') },
   {
@@ -237,20 +318,32 @@ const contentType = fc.oneof(
   { weight: 1, arbitrary: headerText(60) },
   { weight: 1, arbitrary: fc.constant(undefined) },
 );
-const contentEncoding = fc.oneof({ weight: 12, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'compress', 'x-nonsense') });
+const contentEncoding = fc.oneof(
+  { weight: 12, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'compress', 'x-nonsense') },
+);
 const idempotencyKey = fc.oneof(
   { weight: 3, arbitrary: fc.constant(undefined) },
   { weight: 2, arbitrary: fc.constantFrom('key-1', 'key-2', 'key-3') },
   { weight: 2, arbitrary: headerText(300) },
-  { weight: 1, arbitrary: fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 250, maxLength: 260 }) },
+  {
+    weight: 1,
+    arbitrary: fc.string({
+      unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      minLength: 250,
+      maxLength: 260,
+    }),
+  },
 );
-const headers = fc.record({ contentType, contentEncoding, idempotencyKey }).map(({ contentType: ct, contentEncoding: ce, idempotencyKey: key }) => {
-  const h: Record<string, string> = {};
-  if (ct !== undefined) h['content-type'] = ct;
-  if (ce !== undefined) h['content-encoding'] = ce;
-  if (key !== undefined) h['idempotency-key'] = key;
-  return h;
-});
+const headers = fc
+  .record({ contentType, contentEncoding, idempotencyKey })
+  .map(({ contentType: ct, contentEncoding: ce, idempotencyKey: key }) => {
+    const h: Record<string, string> = {};
+    if (ct !== undefined) h['content-type'] = ct;
+    if (ce !== undefined) h['content-encoding'] = ce;
+    if (key !== undefined) h['idempotency-key'] = key;
+    return h;
+  });
 
 /** A path segment where an id goes: real ids, ids that cannot exist, and junk (encoded or malformed). */
 const idSegment = fc.oneof(
@@ -260,18 +353,50 @@ const idSegment = fc.oneof(
   { weight: 2, arbitrary: sqlMeta.map(encodeURIComponent) },
   {
     weight: 2,
-    arbitrary: fc.constantFrom('%', '%E0%A4%A', '%FF', '%00', '%2F', '..', '.', '%2e%2e', 'NaN', '1.0', '0x10', '1e3', '0', '00001', '9223372036854775808', ' 1'.replace(' ', '%20'), 'a'.repeat(5000)),
+    arbitrary: fc.constantFrom(
+      '%',
+      '%E0%A4%A',
+      '%FF',
+      '%00',
+      '%2F',
+      '..',
+      '.',
+      '%2e%2e',
+      'NaN',
+      '1.0',
+      '0x10',
+      '1e3',
+      '0',
+      '00001',
+      '9223372036854775808',
+      ' 1'.replace(' ', '%20'),
+      'a'.repeat(5000),
+    ),
   },
 );
 
 /** Runs `property` for `numRuns` generated cases and fails with the smallest counterexample. */
 async function fuzz<T>(arb: fc.Arbitrary<T>, numRuns: number, run: (value: T) => Promise<void>): Promise<void> {
-  await fc.assert(fc.asyncProperty(arb, run), { numRuns, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31), verbose: 1, endOnFailure: true });
+  await fc.assert(fc.asyncProperty(arb, run), {
+    numRuns,
+    seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31),
+    verbose: 1,
+    endOnFailure: true,
+  });
 }
 
-async function exchange(method: string, path: string, hdrs: Record<string, string>, body: Buffer | undefined): Promise<void> {
+async function exchange(
+  method: string,
+  path: string,
+  hdrs: Record<string, string>,
+  body: Buffer | undefined,
+): Promise<void> {
   const reply = await send(method, path, hdrs, body);
-  checkReply(`${method} ${path} ${JSON.stringify(hdrs)} body ${body === undefined ? '(none)' : JSON.stringify(body.toString('utf8').slice(0, 200))} (${body?.length ?? 0} bytes)`, reply, method === 'HEAD');
+  checkReply(
+    `${method} ${path} ${JSON.stringify(hdrs)} body ${body === undefined ? '(none)' : JSON.stringify(body.toString('utf8').slice(0, 200))} (${body?.length ?? 0} bytes)`,
+    reply,
+    method === 'HEAD',
+  );
   await trackAndCheckStock(path, reply);
 }
 
@@ -298,28 +423,53 @@ describe('HTTP bad input, generated', () => {
     const almostValid = fc
       .record({
         customerId: weirdText,
-        items: fc.uniqueArray(fc.record({ productId, quantity: fc.integer({ min: 1, max: 3 }) }), { minLength: 1, maxLength: 3, selector: (i) => String(i.productId) }),
+        items: fc.uniqueArray(fc.record({ productId, quantity: fc.integer({ min: 1, max: 3 }) }), {
+          minLength: 1,
+          maxLength: 3,
+          selector: (i) => String(i.productId),
+        }),
       })
       .map((o) => Buffer.from(JSON.stringify(o)));
-    const jsonHeaders = fc.record({ contentType: fc.constant('application/json'), idempotencyKey }).map(({ idempotencyKey: key }) => ({
-      'content-type': 'application/json',
-      ...(key === undefined ? {} : { 'idempotency-key': key }),
-    }));
+    const jsonHeaders = fc
+      .record({ contentType: fc.constant('application/json'), idempotencyKey })
+      .map(({ idempotencyKey: key }) => ({
+        'content-type': 'application/json',
+        ...(key === undefined ? {} : { 'idempotency-key': key }),
+      }));
     const request = fc.oneof(fc.tuple(headers, bodyFor(orderBody, validOrder)), fc.tuple(jsonHeaders, almostValid));
     await fuzz(request, 500, ([h, body]) => exchange('POST', '/orders', h, body));
   });
 
   it('POST /products never answers 5xx and answers 4xx as problem+json', async () => {
-    const validProduct = () => ({ sku: `fuzz-${Math.random()}`, name: 'n', category: 'general', priceCents: 1, stock: 1 });
-    await fuzz(fc.tuple(headers, bodyFor(productBody, validProduct)), 300, ([h, body]) => exchange('POST', '/products', h, body));
+    const validProduct = () => ({
+      sku: `fuzz-${Math.random()}`,
+      name: 'n',
+      category: 'general',
+      priceCents: 1,
+      stock: 1,
+    });
+    await fuzz(fc.tuple(headers, bodyFor(productBody, validProduct)), 300, ([h, body]) =>
+      exchange('POST', '/products', h, body),
+    );
   });
 
   it('POST /orders/:id/pay|cancel|ship|complete never answer 5xx and keep stock', async () => {
     // Some orders to act on, in every state the fuzz can reach from here.
-    for (let i = 0; i < 5; i++) await exchange('POST', '/orders', { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(validOrder())));
+    for (let i = 0; i < 5; i++)
+      await exchange(
+        'POST',
+        '/orders',
+        { 'content-type': 'application/json' },
+        Buffer.from(JSON.stringify(validOrder())),
+      );
     const action = fc.constantFrom('pay', 'cancel', 'ship', 'complete');
     await fuzz(
-      fc.tuple(action, fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...acknowledged) }, { weight: 2, arbitrary: idSegment }), headers, bodyFor(payBody, () => ({ paymentRef: 'r' }))),
+      fc.tuple(
+        action,
+        fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...acknowledged) }, { weight: 2, arbitrary: idSegment }),
+        headers,
+        bodyFor(payBody, () => ({ paymentRef: 'r' })),
+      ),
       400,
       ([act, id, h, body]) => exchange('POST', `/orders/${id}/${act}`, h, body),
     );
@@ -328,34 +478,78 @@ describe('HTTP bad input, generated', () => {
   it('GET routes with random paths, ids and queries never answer 5xx', async () => {
     const query = fc.oneof(
       fc.constant(''),
-      fc.constantFrom('?since=1h', '?since=', '?since=1h&since=2h', '?since[a]=1', '?since=%FF', '?since=9999999999d', '?since=2026-13-45T99:99:99Z', '?since=-1s'),
+      fc.constantFrom(
+        '?since=1h',
+        '?since=',
+        '?since=1h&since=2h',
+        '?since[a]=1',
+        '?since=%FF',
+        '?since=9999999999d',
+        '?since=2026-13-45T99:99:99Z',
+        '?since=-1s',
+      ),
       fc.string({ unit: 'binary', maxLength: 40 }).map((s) => `?since=${encodeURIComponent(s)}`),
     );
     const path = fc.oneof(
       fc.tuple(fc.constantFrom('/products/', '/orders/'), idSegment).map(([p, id]) => p + id),
       idSegment.map((id) => `/orders/${id}/events`),
       query.map((q) => `/stats/timeouts${q}`),
-      fc.constantFrom('/healthz', '/readyz', '/metrics', '/', '/orders', '/products', '//orders/1', '/orders/1/', '/ORDERS/1', '/orders/1/pay', '/%', '/%ZZ', '/orders/1/events/x'),
+      fc.constantFrom(
+        '/healthz',
+        '/readyz',
+        '/metrics',
+        '/',
+        '/orders',
+        '/products',
+        '//orders/1',
+        '/orders/1/',
+        '/ORDERS/1',
+        '/orders/1/pay',
+        '/%',
+        '/%ZZ',
+        '/orders/1/events/x',
+      ),
       fc.array(idSegment, { minLength: 1, maxLength: 4 }).map((segments) => `/${segments.join('/')}`),
     );
-    await fuzz(fc.tuple(fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'DELETE', 'PUT', 'PATCH', 'OPTIONS'), path, headers), 400, ([method, p, h]) =>
-      exchange(method, p, h, undefined),
+    await fuzz(
+      fc.tuple(fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'DELETE', 'PUT', 'PATCH', 'OPTIONS'), path, headers),
+      400,
+      ([method, p, h]) => exchange(method, p, h, undefined),
     );
   });
 
   it.each<[string, string, Record<string, string>, string | undefined, number]>([
     // What earlier runs found (each was a 500): kept as fixed cases.
-    ['a body that is not gzip under Content-Encoding: gzip', '/orders', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, '{"customerId":"c"}', 400],
-    ['a path with malformed percent-encoding', '/orders/%E0%A4%A/pay', { 'content-type': 'application/json' }, '{"paymentRef":"r"}', 400],
+    [
+      'a body that is not gzip under Content-Encoding: gzip',
+      '/orders',
+      { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      '{"customerId":"c"}',
+      400,
+    ],
+    [
+      'a path with malformed percent-encoding',
+      '/orders/%E0%A4%A/pay',
+      { 'content-type': 'application/json' },
+      '{"paymentRef":"r"}',
+      400,
+    ],
     ['a since so far back it is not a date', '/stats/timeouts?since=9999999999d', {}, undefined, 200],
   ])('when %s, then it is not a 5xx', async (_name, path, h, body, status) => {
-    const reply = await send(body === undefined ? 'GET' : 'POST', path, h, body === undefined ? undefined : Buffer.from(body));
+    const reply = await send(
+      body === undefined ? 'GET' : 'POST',
+      path,
+      h,
+      body === undefined ? undefined : Buffer.from(body),
+    );
     checkReply(path, reply);
     expect(reply.status).toBe(status);
   });
 
   it('after all of it the stock is conserved and every acknowledged order is there', async () => {
-    process.stdout.write(`http-fuzz: ${requests} requests, statuses ${JSON.stringify(Object.fromEntries([...statusCounts].sort((a, b) => a[0] - b[0])))}\n`);
+    process.stdout.write(
+      `http-fuzz: ${requests} requests, statuses ${JSON.stringify(Object.fromEntries([...statusCounts].sort((a, b) => a[0] - b[0])))}\n`,
+    );
     report(await countScenario(svc.db, 'http-fuzz', acknowledged));
   });
 });

@@ -4,7 +4,16 @@ import { TIMEOUT_QUEUE } from '../../src/messaging/topology';
 import { queueDepth } from '../support/amqp';
 import { deleteVhost, dropDatabase, eventually, scratchDatabaseUrl, scratchVhost, sleep } from '../support/scratch';
 import { countScenario, report } from './support/invariants';
-import { closeSources, createOrders, createProduct, note, startChildService, statusCounts, waitUntilSettled, type ChildService } from './support/traffic';
+import {
+  closeSources,
+  createOrders,
+  createProduct,
+  note,
+  startChildService,
+  statusCounts,
+  waitUntilSettled,
+  type ChildService,
+} from './support/traffic';
 
 const ORDERS = 2000;
 
@@ -32,7 +41,11 @@ test('the service killed with SIGKILL while closing a burst of 2,000 due orders,
   dbUrl = scratchDatabaseUrl();
   const scratch = await scratchVhost();
   vhost = scratch.vhost;
-  const env = { MYSQL_URL: dbUrl, AMQP_URL: scratch.url, ORDER_PAYMENT_TIMEOUTS: JSON.stringify({ default: '15m', burst: '15s' }) };
+  const env = {
+    MYSQL_URL: dbUrl,
+    AMQP_URL: scratch.url,
+    ORDER_PAYMENT_TIMEOUTS: JSON.stringify({ default: '15m', burst: '15s' }),
+  };
 
   const first = await startChildService(env);
   children.push(first);
@@ -52,7 +65,8 @@ test('the service killed with SIGKILL while closing a burst of 2,000 due orders,
   // Kill it the moment a full batch has committed (a tight poll, no sleep): that batch's acks are on their way,
   // other batches are mid-transaction. (The first few batches hold one order each: the first held timeouts
   // released at the deadline start a transaction at once; the rest pile up into full batches behind them.)
-  const closedCount = async () => Number((await db!('orders').where({ status: 'CLOSED' }).count({ n: '*' }).first())?.n ?? 0);
+  const closedCount = async () =>
+    Number((await db!('orders').where({ status: 'CLOSED' }).count({ n: '*' }).first())?.n ?? 0);
   const pollUntil = Date.now() + 30_000;
   let closedAtKill = 0;
   while (closedAtKill < 50) {
@@ -77,9 +91,14 @@ test('the service killed with SIGKILL while closing a burst of 2,000 due orders,
   const noOps = await metric(second, 'order_timeout_timeouts_skipped_total', 'status="CLOSED"');
   const closedBySecond = await metric(second, 'order_timeout_orders_closed_total', 'source="timeout"');
   expect(closedBySecond).toBe(ORDERS - closedAfterKill);
-  const errors = second.stderr().split('\n').filter((l) => l.includes('"level":"error"'));
+  const errors = second
+    .stderr()
+    .split('\n')
+    .filter((l) => l.includes('"level":"error"'));
   expect(errors).toEqual([]);
 
-  note(`process kill: ${closedAtKill} closed when the kill was sent, ${closedAfterKill} committed by the killed process, ${waiting} messages back in order.timeout, ${closedBySecond} closed after the restart, ${noOps} redeliveries of already-closed orders (no-ops)`);
+  note(
+    `process kill: ${closedAtKill} closed when the kill was sent, ${closedAfterKill} committed by the killed process, ${waiting} messages back in order.timeout, ${closedBySecond} closed after the restart, ${noOps} redeliveries of already-closed orders (no-ops)`,
+  );
   report(await countScenario(db, 'service SIGKILLed mid-batch, restarted', ids));
 });

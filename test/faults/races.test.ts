@@ -1,5 +1,12 @@
 import { countScenario, report } from './support/invariants';
-import { createOrders, createProduct, note, statusCounts, waitUntilSettled, type CreatedOrder } from './support/traffic';
+import {
+  createOrders,
+  createProduct,
+  note,
+  statusCounts,
+  waitUntilSettled,
+  type CreatedOrder,
+} from './support/traffic';
 import { sleep } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
@@ -17,7 +24,11 @@ afterEach(async () => {
  * Fires `action` on every order within ±40 ms of its deadline (10 ms steps, so both sides win some) and
  * returns the HTTP status of each.
  */
-async function fireAtDeadlines(s: TestService, orders: CreatedOrder[], action: (o: CreatedOrder, i: number) => Promise<number>): Promise<number[]> {
+async function fireAtDeadlines(
+  s: TestService,
+  orders: CreatedOrder[],
+  action: (o: CreatedOrder, i: number) => Promise<number>,
+): Promise<number[]> {
   const first = Math.min(...orders.map((o) => Date.parse(o.expiresAt)));
   // The race is only a race if every order was still pending when we started aiming at its deadline.
   expect(Date.now()).toBeLessThan(first - 100);
@@ -32,7 +43,10 @@ async function fireAtDeadlines(s: TestService, orders: CreatedOrder[], action: (
 
 /** Which order events of these kinds each order has. */
 async function eventsByOrder(s: TestService, ids: string[], kinds: string[]): Promise<Map<string, string[]>> {
-  const rows: { order_id: number; event: string; source: string }[] = await s.db('order_events').whereIn('order_id', ids).whereIn('event', kinds);
+  const rows: { order_id: number; event: string; source: string }[] = await s
+    .db('order_events')
+    .whereIn('order_id', ids)
+    .whereIn('event', kinds);
   const out = new Map<string, string[]>(ids.map((id) => [id, []]));
   for (const r of rows) out.get(String(r.order_id))!.push(r.event);
   return out;
@@ -45,7 +59,11 @@ test('pay racing the timeout on 1,000 orders: exactly one wins each, a 200 alway
   const { orders, failed } = await createOrders(s.baseUrl, product, ORDERS);
   expect(failed).toBe(0);
 
-  const results = await fireAtDeadlines(s, orders, async (o, i) => (await s.api('POST', `/orders/${o.id}/pay`, { paymentRef: `race-${i}` })).status);
+  const results = await fireAtDeadlines(
+    s,
+    orders,
+    async (o, i) => (await s.api('POST', `/orders/${o.id}/pay`, { paymentRef: `race-${i}` })).status,
+  );
   expect(results.filter((r) => r !== 200 && r !== 409)).toEqual([]);
 
   const ids = orders.map((o) => o.id);
@@ -53,7 +71,11 @@ test('pay racing the timeout on 1,000 orders: exactly one wins each, a 200 alway
   const rows: { id: number; status: string }[] = await s.db('orders').select('id', 'status').whereIn('id', ids);
   const statusOf = new Map(rows.map((r) => [String(r.id), r.status]));
   // 200 ↔ PAID, 409 ↔ CLOSED: the answer the client got is what happened.
-  const inconsistent = orders.filter((o, i) => (results[i] === 200) !== (statusOf.get(o.id) === 'PAID') || (results[i] === 409) !== (statusOf.get(o.id) === 'CLOSED'));
+  const inconsistent = orders.filter(
+    (o, i) =>
+      (results[i] === 200) !== (statusOf.get(o.id) === 'PAID') ||
+      (results[i] === 409) !== (statusOf.get(o.id) === 'CLOSED'),
+  );
   expect(inconsistent).toEqual([]);
   // Exactly one terminal event per order: a pay or a timeout, never both, never two.
   const events = await eventsByOrder(s, ids, ['pay', 'timeout']);
@@ -84,7 +106,11 @@ test('cancel racing the timeout on 1,000 orders: exactly one wins each, stock co
   const rows: { id: number; status: string }[] = await s.db('orders').select('id', 'status').whereIn('id', ids);
   const statusOf = new Map(rows.map((r) => [String(r.id), r.status]));
   // 200 ↔ CANCELLED, 409 ↔ CLOSED.
-  const inconsistent = orders.filter((o, i) => (results[i] === 200) !== (statusOf.get(o.id) === 'CANCELLED') || (results[i] === 409) !== (statusOf.get(o.id) === 'CLOSED'));
+  const inconsistent = orders.filter(
+    (o, i) =>
+      (results[i] === 200) !== (statusOf.get(o.id) === 'CANCELLED') ||
+      (results[i] === 409) !== (statusOf.get(o.id) === 'CLOSED'),
+  );
   expect(inconsistent).toEqual([]);
   // Exactly one releasing event per order: a cancel or a timeout.
   const events = await eventsByOrder(s, ids, ['cancel', 'timeout']);

@@ -19,8 +19,14 @@ afterEach(async () => {
  * database refuse every close, each timeout backs off once and is parked ("closing failed: … injected"); then the
  * trigger goes. Nothing but a replay will close these orders now (the sweeper runs hourly in tests).
  */
-async function parkedBacklog(n: number): Promise<{ s: TestService; ids: string[]; env: { AMQP_URL: string; MYSQL_URL: string } }> {
-  svc = await startTestService({ delayLevels: '1s,2s', closer: { maxAttempts: 1 }, orderPaymentTimeouts: { default: '15m', short: '2s' } });
+async function parkedBacklog(
+  n: number,
+): Promise<{ s: TestService; ids: string[]; env: { AMQP_URL: string; MYSQL_URL: string } }> {
+  svc = await startTestService({
+    delayLevels: '1s,2s',
+    closer: { maxAttempts: 1 },
+    orderPaymentTimeouts: { default: '15m', short: '2s' },
+  });
   const s = svc;
   await s.db.raw(
     `CREATE TRIGGER fault_refuse_close BEFORE UPDATE ON orders FOR EACH ROW
@@ -30,7 +36,11 @@ async function parkedBacklog(n: number): Promise<{ s: TestService; ids: string[]
   const { orders, failed } = await createOrders(s.baseUrl, product, n);
   expect(failed).toBe(0);
   const ids = orders.map((o) => o.id);
-  await eventually(async () => (await queueDepth(s.config.amqp.url, PARKED_QUEUE)) >= n, 60_000, `${n} timeouts to be parked`);
+  await eventually(
+    async () => (await queueDepth(s.config.amqp.url, PARKED_QUEUE)) >= n,
+    60_000,
+    `${n} timeouts to be parked`,
+  );
   await s.db.raw('DROP TRIGGER fault_refuse_close');
   await timeoutQueueDrained(s);
   expect(await queueDepth(s.config.amqp.url, PARKED_QUEUE)).toBe(n);
@@ -42,7 +52,11 @@ const skippedClosed = (s: TestService) => metricValue(s, 'order_timeout_timeouts
 
 /** Waits until the closer has taken everything off order.timeout and nothing is in flight. */
 async function timeoutQueueDrained(s: TestService): Promise<void> {
-  await eventually(async () => (await queueDepth(s.config.amqp.url, TIMEOUT_QUEUE)) === 0, 20_000, 'order.timeout to drain');
+  await eventually(
+    async () => (await queueDepth(s.config.amqp.url, TIMEOUT_QUEUE)) === 0,
+    20_000,
+    'order.timeout to drain',
+  );
   await sleep(500);
 }
 
@@ -53,7 +67,10 @@ test('replay run twice over the same parked messages (two at once, then the same
   const parkedCopy = await peekAll(env.AMQP_URL, PARKED_QUEUE);
 
   // Two operators replay the same parked queue at the same moment.
-  const [a, b] = await Promise.all([runCli(['dead-letters', 'replay', '--json'], env), runCli(['dead-letters', 'replay', '--json'], env)]);
+  const [a, b] = await Promise.all([
+    runCli(['dead-letters', 'replay', '--json'], env),
+    runCli(['dead-letters', 'replay', '--json'], env),
+  ]);
   expect([a.code, b.code]).toEqual([0, 0]);
   const movedA = JSON.parse(a.stdout).moved as number;
   const movedB = JSON.parse(b.stdout).moved as number;
@@ -70,14 +87,23 @@ test('replay run twice over the same parked messages (two at once, then the same
     await ch.waitForConfirms();
   });
   const again = await runCli(['dead-letters', 'replay'], env);
-  expect({ code: again.code, stdout: again.stdout }).toEqual({ code: 0, stdout: `moved ${n}, skipped 0, failed 0 (of ${n} in ${PARKED_QUEUE})\n` });
-  await eventually(async () => (await skippedClosed(s)) - skippedBefore >= n, 20_000, 'the second replay to be handled as no-ops');
+  expect({ code: again.code, stdout: again.stdout }).toEqual({
+    code: 0,
+    stdout: `moved ${n}, skipped 0, failed 0 (of ${n} in ${PARKED_QUEUE})\n`,
+  });
+  await eventually(
+    async () => (await skippedClosed(s)) - skippedBefore >= n,
+    20_000,
+    'the second replay to be handled as no-ops',
+  );
   await timeoutQueueDrained(s);
   expect(await queueDepth(env.AMQP_URL, PARKED_QUEUE)).toBe(0);
   expect(await statusCounts(s.db, ids)).toEqual({ CLOSED: n });
   expect(await closeSources(s.db, ids)).toEqual({ timeout: n });
 
-  note(`replay twice: concurrent replays moved ${movedA} + ${movedB}; second replay of the same ${n} messages: ${(await skippedClosed(s)) - skippedBefore} no-ops`);
+  note(
+    `replay twice: concurrent replays moved ${movedA} + ${movedB}; second replay of the same ${n} messages: ${(await skippedClosed(s)) - skippedBefore} no-ops`,
+  );
   report(await countScenario(s.db, 'replay run twice over the same parked messages', ids));
 });
 
@@ -88,10 +114,14 @@ test('a replay killed with SIGKILL half way loses no message: the rest stay park
 
   const replay = spawnCli(['dead-letters', 'replay'], env);
   // Kill it once a quarter of the orders have closed through moved messages: well into the move, not done.
-  const closedAtKill = await eventually(async () => {
-    const closed = (await statusCounts(s.db, ids)).CLOSED ?? 0;
-    return closed >= n / 4 ? closed : undefined;
-  }, 30_000, 'the replay to move a quarter of the messages');
+  const closedAtKill = await eventually(
+    async () => {
+      const closed = (await statusCounts(s.db, ids)).CLOSED ?? 0;
+      return closed >= n / 4 ? closed : undefined;
+    },
+    30_000,
+    'the replay to move a quarter of the messages',
+  );
   replay.child.kill('SIGKILL');
   const killed = await replay.result;
   expect(killed.signal).toBe('SIGKILL');
@@ -117,6 +147,8 @@ test('a replay killed with SIGKILL half way loses no message: the rest stay park
 
   // Messages both moved and returned (killed between confirm and ack) were replayed twice: harmless no-ops.
   const duplicates = (await skippedClosed(s)) - skippedBefore;
-  note(`replay killed: ${closedAtKill} closed at the kill, ${closedAfterKill} once settled, ${left} left parked and moved by the second replay, ${duplicates} delivered twice (no-ops)`);
+  note(
+    `replay killed: ${closedAtKill} closed at the kill, ${closedAfterKill} once settled, ${left} left parked and moved by the second replay, ${duplicates} delivered twice (no-ops)`,
+  );
   report(await countScenario(s.db, 'replay killed half way (SIGKILL), then replayed', ids));
 });

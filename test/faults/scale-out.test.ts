@@ -1,4 +1,13 @@
-import { createScratch, publishDue, seedOrders, seedProducts, startServiceProcess, PRODUCTS, type Scratch, type ServiceProcess } from '../../bench/support';
+import {
+  createScratch,
+  publishDue,
+  seedOrders,
+  seedProducts,
+  startServiceProcess,
+  PRODUCTS,
+  type Scratch,
+  type ServiceProcess,
+} from '../../bench/support';
 import { connectDatabase } from '../../src/db/connect';
 import { eventually } from '../support/scratch';
 import { countScenario, report } from './support/invariants';
@@ -18,7 +27,12 @@ test('when three service processes share the broker and database while 20,000 or
   try {
     await seedProducts(scratch.pool, 'general');
     for (let i = 0; i < 3; i++) {
-      services.push(await startServiceProcess(scratch, { ORDER_PAYMENT_TIMEOUTS: JSON.stringify({ default: '15m', general: '5s' }), SWEEP_INTERVAL: '2s' }));
+      services.push(
+        await startServiceProcess(scratch, {
+          ORDER_PAYMENT_TIMEOUTS: JSON.stringify({ default: '15m', general: '5s' }),
+          SWEEP_INTERVAL: '2s',
+        }),
+      );
     }
     const acknowledged: string[] = [];
     let next = 0;
@@ -30,7 +44,10 @@ test('when three service processes share the broker and database while 20,000 or
           const res = await fetch(`http://127.0.0.1:${port}/orders`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ customerId: 'scale', items: [{ productId: String(1 + (i % PRODUCTS)), quantity: 1 }] }),
+            body: JSON.stringify({
+              customerId: 'scale',
+              items: [{ productId: String(1 + (i % PRODUCTS)), quantity: 1 }],
+            }),
           });
           const body = (await res.json()) as { id?: string };
           if (res.status === 201 && body.id) acknowledged.push(body.id);
@@ -38,11 +55,18 @@ test('when three service processes share the broker and database while 20,000 or
       }),
     );
     expect(acknowledged.length).toBe(ORDERS);
-    await eventually(async () => ((await pendingCount(scratch)) === 0 ? true : undefined), 120_000, 'every order to close');
+    await eventually(
+      async () => ((await pendingCount(scratch)) === 0 ? true : undefined),
+      120_000,
+      'every order to close',
+    );
     // A row claimed by two relays would show two attempts; rows published by their writer show none.
     const [rows] = await scratch.pool.query('SELECT MAX(attempts) AS most, SUM(sent_at IS NULL) AS unsent FROM outbox');
     const outbox = (rows as { most: number | string; unsent: number | string }[])[0]!;
-    expect({ mostAttempts: Number(outbox.most), unsent: Number(outbox.unsent) }).toEqual({ mostAttempts: expect.any(Number), unsent: 0 });
+    expect({ mostAttempts: Number(outbox.most), unsent: Number(outbox.unsent) }).toEqual({
+      mostAttempts: expect.any(Number),
+      unsent: 0,
+    });
     expect(Number(outbox.most)).toBeLessThanOrEqual(1);
     report(await countScenario(db, `three processes, ${ORDERS} orders created and timed out`, acknowledged));
   } finally {
@@ -64,11 +88,23 @@ test('when 1, 2 and 3 processes drain a backlog of due orders, then each backlog
       const ids = await seedOrders(scratch.pool, { firstId: 1, count: ORDERS, expiresAt: past });
       await publishDue(scratch.amqpUrl, ids, past);
       for (let i = 0; i < processes; i++) services.push(await startServiceProcess(scratch));
-      await eventually(async () => ((await pendingCount(scratch)) === 0 ? true : undefined), 120_000, 'the backlog to drain');
-      const [span] = await scratch.pool.query('SELECT TIMESTAMPDIFF(MICROSECOND, MIN(closed_at), MAX(closed_at)) AS us FROM orders');
+      await eventually(
+        async () => ((await pendingCount(scratch)) === 0 ? true : undefined),
+        120_000,
+        'the backlog to drain',
+      );
+      const [span] = await scratch.pool.query(
+        'SELECT TIMESTAMPDIFF(MICROSECOND, MIN(closed_at), MAX(closed_at)) AS us FROM orders',
+      );
       const rate = ORDERS / Math.max(Number((span as { us: number }[])[0]!.us) / 1e6, 0.001);
       rates.push(`${processes}: ${Math.round(rate)} closes/s`);
-      report(await countScenario(db, `backlog drain with ${processes} process(es), ${Math.round(rate)} closes/s`, ids.map(String)));
+      report(
+        await countScenario(
+          db,
+          `backlog drain with ${processes} process(es), ${Math.round(rate)} closes/s`,
+          ids.map(String),
+        ),
+      );
     } finally {
       await Promise.all(services.map((s) => s.stop()));
       await db.destroy();

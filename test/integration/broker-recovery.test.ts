@@ -12,9 +12,14 @@ afterAll(async () => {
   await svc?.destroy();
 });
 
-const guest = decodeURIComponent(new URL(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672').username || 'guest');
+const guest = decodeURIComponent(
+  new URL(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672').username || 'guest',
+);
 const setPermissions = (configure: string) =>
-  management(`/permissions/${encodeURIComponent(svc.vhost)}/${encodeURIComponent(guest)}`, { method: 'PUT', body: { configure, write: '.*', read: '.*' } });
+  management(`/permissions/${encodeURIComponent(svc.vhost)}/${encodeURIComponent(guest)}`, {
+    method: 'PUT',
+    body: { configure, write: '.*', read: '.*' },
+  });
 
 async function closeServiceConnections(): Promise<void> {
   const connections = (await management(`/vhosts/${encodeURIComponent(svc.vhost)}/connections`)) as { name: string }[];
@@ -23,7 +28,9 @@ async function closeServiceConnections(): Promise<void> {
 
 test('when every new channel is closed by the broker during setup (403), then the service backs off instead of reconnecting in a hot loop, and recovers once it may declare again', async () => {
   const warn = jest.spyOn(logger, 'warn');
-  const forcedReconnects = () => warn.mock.calls.filter(([message]) => String(message) === 'channel closed while connected; reconnecting').length;
+  const forcedReconnects = () =>
+    warn.mock.calls.filter(([message]) => (message as unknown) === 'channel closed while connected; reconnecting')
+      .length;
 
   // No configure permission: declaring the topology on a new channel is refused with 403, which closes the channel.
   await setPermissions('^$');
@@ -33,7 +40,11 @@ test('when every new channel is closed by the broker during setup (403), then th
   expect(forcedReconnects()).toBeLessThanOrEqual(4);
 
   await setPermissions('.*');
-  await eventually(async () => ((await svc.api('GET', '/readyz')).status === 200 ? true : undefined), 30_000, 'the service to be ready again');
+  await eventually(
+    async () => ((await svc.api('GET', '/readyz')).status === 200 ? true : undefined),
+    30_000,
+    'the service to be ready again',
+  );
   const product = await makeProduct(svc, { category: 'short', stock: 2 });
   const order = await makeOrder(svc, product);
   await waitForStatus(svc, order.id, 'CLOSED', 30_000);

@@ -26,13 +26,20 @@ async function skuOf(productId: string): Promise<string> {
 }
 /** Moves a deadline into the past straight in the database; reading the order through the API would close it. */
 async function overdue(orderId: string, agoMs: number) {
-  await svc.db('orders').where({ id: orderId }).update({ expires_at: new Date(Date.now() - agoMs) });
+  await svc
+    .db('orders')
+    .where({ id: orderId })
+    .update({ expires_at: new Date(Date.now() - agoMs) });
 }
 
 describe('audit', () => {
   test('when the database is consistent (orders pending, paid and cancelled), then audit passes with exit 0', async () => {
     const product = await makeProduct(svc, { stock: 50 });
-    const [, paid, cancelled] = [await makeOrder(svc, product, 2), await makeOrder(svc, product, 3), await makeOrder(svc, product, 4)];
+    const [, paid, cancelled] = [
+      await makeOrder(svc, product, 2),
+      await makeOrder(svc, product, 3),
+      await makeOrder(svc, product, 4),
+    ];
     await pay(paid.id);
     await cancel(cancelled.id);
 
@@ -47,7 +54,7 @@ describe('audit', () => {
     expect(JSON.parse(json.stdout)).toEqual({ ok: true, stockMismatches: [], overduePending: [] });
   });
 
-  test('when a product\'s stock is changed by hand, then audit exits 1 naming the product, and --json gives the figures', async () => {
+  test("when a product's stock is changed by hand, then audit exits 1 naming the product, and --json gives the figures", async () => {
     const product = await makeProduct(svc, { stock: 20 });
     const order = await makeOrder(svc, product, 3);
     await pay(order.id);
@@ -89,9 +96,16 @@ describe('audit', () => {
 
       const json = await cli('audit', '--grace', '1s', '--json');
       expect(json.code).toBe(1);
-      expect(JSON.parse(json.stdout)).toEqual({ ok: false, stockMismatches: [], overduePending: [{ id: order.id, expiresAt: expect.any(String) }] });
+      expect(JSON.parse(json.stdout)).toEqual({
+        ok: false,
+        stockMismatches: [],
+        overduePending: [{ id: order.id, expiresAt: expect.any(String) }],
+      });
     } finally {
-      await svc.db('orders').where({ id: order.id }).update({ expires_at: new Date(Date.now() + 3_600_000) });
+      await svc
+        .db('orders')
+        .where({ id: order.id })
+        .update({ expires_at: new Date(Date.now() + 3_600_000) });
     }
   });
 
@@ -99,7 +113,9 @@ describe('audit', () => {
     const down = await runCli(['audit'], { ...env, MYSQL_URL: 'mysql://root@127.0.0.1:1/nowhere' });
     expect(down.code).toBe(2);
     expect(down.stdout).toBe('');
-    expect(down.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^order-timeout: database unreachable .*127\.0\.0\.1:1/)]);
+    expect(down.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(/^order-timeout: database unreachable .*127\.0\.0\.1:1/),
+    ]);
 
     const grace = await cli('audit', '--grace', 'soon');
     expect(grace.code).toBe(2);
@@ -119,7 +135,11 @@ describe('sweep', () => {
     expect(dry.stdout).toMatch(new RegExp(`^${order.id}\\s+\\d{4}-`, 'm'));
     expect(dry.stdout).toContain('would close 1 overdue order(s)');
     const dryJson = await cli('sweep', '--dry-run', '--json');
-    expect(JSON.parse(dryJson.stdout)).toEqual({ dryRun: true, count: 1, orders: [{ orderId: order.id, expiresAt: expect.any(String) }] });
+    expect(JSON.parse(dryJson.stdout)).toEqual({
+      dryRun: true,
+      count: 1,
+      orders: [{ orderId: order.id, expiresAt: expect.any(String) }],
+    });
     expect((await orderRow(svc, order.id)).status).toBe('PENDING_PAYMENT');
     expect(await stockOf(svc, product)).toBe(6);
 
@@ -130,7 +150,9 @@ describe('sweep', () => {
     expect((await orderRow(svc, order.id)).status).toBe('CLOSED');
     expect(await stockOf(svc, product)).toBe(10);
     const events = await svc.db('order_events').where({ order_id: order.id }).orderBy('id');
-    expect(events.map((e: { event: string; to_status: string; source: string }) => [e.event, e.to_status, e.source])).toEqual([
+    expect(
+      events.map((e: { event: string; to_status: string; source: string }) => [e.event, e.to_status, e.source]),
+    ).toEqual([
       ['create', 'PENDING_PAYMENT', 'http'],
       ['timeout', 'CLOSED', 'cli'],
     ]);

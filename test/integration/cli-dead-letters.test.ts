@@ -6,13 +6,24 @@ import { runCli, spawnCli } from '../support/cli';
 import { messageIds, parkMessages, peekAll, takeAll, topologyVhost, type ParkedSpec } from '../support/parked';
 import { eventually } from '../support/scratch';
 
-const REASONS = ['database unavailable: ER_LOCK_WAIT_TIMEOUT', 'order not found', 'malformed body: attempt is not a number', 'closer crashed'];
+const REASONS = [
+  'database unavailable: ER_LOCK_WAIT_TIMEOUT',
+  'order not found',
+  'malformed body: attempt is not a number',
+  'closer crashed',
+];
 
 /** 100 parked messages, reasons taking turns; ids and order ids tell them apart. */
 const hundred = (prefix: string): ParkedSpec[] =>
-  Array.from({ length: 100 }, (_, i) => ({ messageId: `${prefix}-msg-${i}`, orderId: `${1000 + i}`, reason: REASONS[i % REASONS.length]!, attempt: 3 }));
+  Array.from({ length: 100 }, (_, i) => ({
+    messageId: `${prefix}-msg-${i}`,
+    orderId: `${1000 + i}`,
+    reason: REASONS[i % REASONS.length]!,
+    attempt: 3,
+  }));
 
-const bodyOf = (m: GetMessage) => JSON.parse(m.content.toString('utf8')) as { orderId: string; expiresAt: string; attempt: number };
+const bodyOf = (m: GetMessage) =>
+  JSON.parse(m.content.toString('utf8')) as { orderId: string; expiresAt: string; attempt: number };
 
 const vhosts: { destroy(): Promise<void> }[] = [];
 async function freshVhost() {
@@ -28,7 +39,15 @@ interface ListJson {
   queue: string;
   total: number;
   shown: number;
-  messages: { messageId: string; orderId: string | null; reason: string | null; attempts: number | null; parkedAt: string | null; firstDeath: { queue: string; reason: string } | null; replays: number }[];
+  messages: {
+    messageId: string;
+    orderId: string | null;
+    reason: string | null;
+    attempts: number | null;
+    parkedAt: string | null;
+    firstDeath: { queue: string; reason: string } | null;
+    replays: number;
+  }[];
 }
 
 describe('dead-letters list', () => {
@@ -42,14 +61,18 @@ describe('dead-letters list', () => {
     const listed = JSON.parse(first.stdout) as ListJson;
     expect(listed).toMatchObject({ queue: PARKED_QUEUE, total: 100, shown: 100 });
     expect(listed.messages.map((m) => m.messageId)).toEqual(specs.map((s) => s.messageId));
-    expect(listed.messages.map((m) => [m.orderId, m.reason, m.attempts])).toEqual(specs.map((s) => [s.orderId, s.reason, 3]));
+    expect(listed.messages.map((m) => [m.orderId, m.reason, m.attempts])).toEqual(
+      specs.map((s) => [s.orderId, s.reason, 3]),
+    );
     expect(listed.messages.every((m) => m.parkedAt !== null && m.firstDeath === null && m.replays === 0)).toBe(true);
 
     // Nothing was taken away, and a second listing shows the same messages in the same order.
     expect(await queueDepth(url, PARKED_QUEUE)).toBe(100);
     const second = await runCli(['dead-letters', 'list', '--json'], { AMQP_URL: url });
     expect(second.code).toBe(0);
-    expect((JSON.parse(second.stdout) as ListJson).messages.map((m) => m.messageId)).toEqual(specs.map((s) => s.messageId));
+    expect((JSON.parse(second.stdout) as ListJson).messages.map((m) => m.messageId)).toEqual(
+      specs.map((s) => s.messageId),
+    );
     expect(messageIds(await peekAll(url, PARKED_QUEUE))).toEqual(specs.map((s) => s.messageId));
     expect(await queueDepth(url, TIMEOUT_QUEUE)).toBe(0);
   });
@@ -76,17 +99,24 @@ describe('dead-letters list', () => {
     expect(res.code).toBe(0);
     const lines = res.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^orderId\s+reason\s+attempts\s+parkedAt\s+firstDeath\s+messageId$/);
-    for (const s of specs) expect(lines.find((l) => l.includes(s.messageId))).toEqual(expect.stringContaining(s.reason));
+    for (const s of specs)
+      expect(lines.find((l) => l.includes(s.messageId))).toEqual(expect.stringContaining(s.reason));
     expect(lines[lines.length - 1]).toBe(`4 of 4 message(s) in ${PARKED_QUEUE}`);
     expect(await queueDepth(url, PARKED_QUEUE)).toBe(4);
   });
 
   test('when RabbitMQ itself dead-lettered a message past the delivery limit, then it is listed with its first death queue and reason', async () => {
     const { url } = await freshVhost();
-    await publishRaw(url, TIMEOUT_EXCHANGE, TIMEOUT_ROUTING_KEY, JSON.stringify({ orderId: '4242', expiresAt: '2026-01-01T00:00:00.000Z', attempt: 1 }), {
-      messageId: 'poison-1',
-      contentType: 'application/json',
-    });
+    await publishRaw(
+      url,
+      TIMEOUT_EXCHANGE,
+      TIMEOUT_ROUTING_KEY,
+      JSON.stringify({ orderId: '4242', expiresAt: '2026-01-01T00:00:00.000Z', attempt: 1 }),
+      {
+        messageId: 'poison-1',
+        contentType: 'application/json',
+      },
+    );
     // Reject it with requeue until the quorum queue's delivery limit (5) sends it on to the parked queue.
     await withChannel(url, async (ch) => {
       for (let i = 0; i < 20; i++) {
@@ -95,7 +125,11 @@ describe('dead-letters list', () => {
         ch.nack(msg, false, true);
       }
     });
-    await eventually(async () => (await queueDepth(url, PARKED_QUEUE)) === 1, 15_000, 'the broker to dead-letter the message to the parked queue');
+    await eventually(
+      async () => (await queueDepth(url, PARKED_QUEUE)) === 1,
+      15_000,
+      'the broker to dead-letter the message to the parked queue',
+    );
     expect(await queueDepth(url, TIMEOUT_QUEUE)).toBe(0);
 
     const res = await runCli(['dead-letters', 'list', '--json'], { AMQP_URL: url });
@@ -135,7 +169,16 @@ describe('dead-letters replay', () => {
 
     const res = await runCli(['dead-letters', 'replay', '--reason', 'ORDER NOT FOUND', '--json'], { AMQP_URL: url });
     expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(JSON.parse(res.stdout)).toMatchObject({ queue: PARKED_QUEUE, examined: 100, matched: 25, skipped: 75, dryRun: false, moved: 25, failed: 0, errors: [] });
+    expect(JSON.parse(res.stdout)).toMatchObject({
+      queue: PARKED_QUEUE,
+      examined: 100,
+      matched: 25,
+      skipped: 75,
+      dryRun: false,
+      moved: 25,
+      failed: 0,
+      errors: [],
+    });
 
     const arrived = await takeAll(url, TIMEOUT_QUEUE);
     expect(messageIds(arrived).sort()).toEqual(chosen.map((s) => s.messageId).sort());
@@ -145,7 +188,15 @@ describe('dead-letters replay', () => {
       const headers = msg.properties.headers ?? {};
       expect(headers['x-replay-count']).toBe(1);
       expect(headers['x-replayed-from']).toBe(PARKED_QUEUE);
-      for (const gone of ['x-death', 'x-park-reason', 'x-parked-at', 'x-parked-from', 'x-first-death-queue', 'x-first-death-reason']) expect(headers).not.toHaveProperty(gone);
+      for (const gone of [
+        'x-death',
+        'x-park-reason',
+        'x-parked-at',
+        'x-parked-from',
+        'x-first-death-queue',
+        'x-first-death-reason',
+      ])
+        expect(headers).not.toHaveProperty(gone);
       expect(msg.properties.deliveryMode).toBe(2);
     }
 
@@ -158,11 +209,15 @@ describe('dead-letters replay', () => {
     const specs = hundred('dry');
     await parkMessages(url, specs);
 
-    const json = await runCli(['dead-letters', 'replay', '--dry-run', '--reason', 'closer crashed', '--json'], { AMQP_URL: url });
+    const json = await runCli(['dead-letters', 'replay', '--dry-run', '--reason', 'closer crashed', '--json'], {
+      AMQP_URL: url,
+    });
     expect(json.code).toBe(0);
     const summary = JSON.parse(json.stdout);
     expect(summary).toMatchObject({ dryRun: true, examined: 100, matched: 25, skipped: 75, moved: 0, failed: 0 });
-    expect(summary.wouldMove.map((r: { messageId: string }) => r.messageId)).toEqual(specs.filter((s) => s.reason === 'closer crashed').map((s) => s.messageId));
+    expect(summary.wouldMove.map((r: { messageId: string }) => r.messageId)).toEqual(
+      specs.filter((s) => s.reason === 'closer crashed').map((s) => s.messageId),
+    );
 
     const text = await runCli(['dead-letters', 'replay', '--dry-run'], { AMQP_URL: url });
     expect(text.code).toBe(0);
@@ -173,7 +228,7 @@ describe('dead-letters replay', () => {
     expect(messageIds(await peekAll(url, PARKED_QUEUE))).toEqual(specs.map((s) => s.messageId));
   });
 
-  test('when replaying --order-id ID, then exactly that order\'s message moves', async () => {
+  test("when replaying --order-id ID, then exactly that order's message moves", async () => {
     const { url } = await freshVhost();
     const specs = hundred('one');
     await parkMessages(url, specs);
@@ -184,7 +239,9 @@ describe('dead-letters replay', () => {
     const arrived = await takeAll(url, TIMEOUT_QUEUE);
     expect(messageIds(arrived)).toEqual(['one-msg-42']);
     expect(bodyOf(arrived[0]!)).toMatchObject({ orderId: '1042', attempt: 0 });
-    expect(messageIds(await peekAll(url, PARKED_QUEUE))).toEqual(specs.filter((s) => s.orderId !== '1042').map((s) => s.messageId));
+    expect(messageIds(await peekAll(url, PARKED_QUEUE))).toEqual(
+      specs.filter((s) => s.orderId !== '1042').map((s) => s.messageId),
+    );
   });
 
   test('when every parked message is replayed after being listed, then none is left parked and each arrives once', async () => {
@@ -206,7 +263,22 @@ describe('dead-letters replay', () => {
     const { url } = await freshVhost();
     await parkMessages(url, hundred('many'));
 
-    const res = await runCli(['dead-letters', 'replay', '--order-id', '1001', '--order-id', '1002', '--order-id', '1003', '--limit', '2', '--json'], { AMQP_URL: url });
+    const res = await runCli(
+      [
+        'dead-letters',
+        'replay',
+        '--order-id',
+        '1001',
+        '--order-id',
+        '1002',
+        '--order-id',
+        '1003',
+        '--limit',
+        '2',
+        '--json',
+      ],
+      { AMQP_URL: url },
+    );
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toMatchObject({ matched: 2, moved: 2, failed: 0 });
     expect(messageIds(await takeAll(url, TIMEOUT_QUEUE))).toEqual(['many-msg-1', 'many-msg-2']);
@@ -228,7 +300,11 @@ describe('dead-letters replay', () => {
 
   test('when a replay of 1,000 messages is killed half way, then every message is still parked or back in order.timeout, and a second replay moves the rest', async () => {
     const { url } = await freshVhost();
-    const specs: ParkedSpec[] = Array.from({ length: 1000 }, (_, i) => ({ messageId: `kill-msg-${i}`, orderId: `${5000 + i}`, reason: REASONS[i % REASONS.length]! }));
+    const specs: ParkedSpec[] = Array.from({ length: 1000 }, (_, i) => ({
+      messageId: `kill-msg-${i}`,
+      orderId: `${5000 + i}`,
+      reason: REASONS[i % REASONS.length]!,
+    }));
     await parkMessages(url, specs);
     const all = specs.map((s) => s.messageId).sort();
 
@@ -238,10 +314,14 @@ describe('dead-letters replay', () => {
       const ch = await conn.createChannel();
       const replay = spawnCli(['dead-letters', 'replay'], { AMQP_URL: url });
       // As soon as the first copies are confirmed in order.timeout, kill the replay without warning.
-      depthAtKill = await eventually(async () => {
-        const { messageCount } = await ch.checkQueue(TIMEOUT_QUEUE);
-        return messageCount > 0 ? messageCount : undefined;
-      }, 30_000, 'the replay to start moving messages');
+      depthAtKill = await eventually(
+        async () => {
+          const { messageCount } = await ch.checkQueue(TIMEOUT_QUEUE);
+          return messageCount > 0 ? messageCount : undefined;
+        },
+        30_000,
+        'the replay to start moving messages',
+      );
       replay.child.kill('SIGKILL');
       const result = await replay.result;
       expect(result.signal).toBe('SIGKILL');
@@ -257,10 +337,14 @@ describe('dead-letters replay', () => {
       const parked = messageIds(await peekAll(url, PARKED_QUEUE));
       return { parked, missing: all.filter((id) => !inTimeout.has(id) && !parked.includes(id)) };
     };
-    const afterKill = await eventually(async () => {
-      const state = await collect();
-      return state.missing.length === 0 ? state : undefined;
-    }, 20_000, 'every message to be parked or in order.timeout').catch(async () => collect());
+    const afterKill = await eventually(
+      async () => {
+        const state = await collect();
+        return state.missing.length === 0 ? state : undefined;
+      },
+      20_000,
+      'every message to be parked or in order.timeout',
+    ).catch(async () => collect());
     expect(afterKill.missing).toEqual([]);
     expect(inTimeout.size).toBeGreaterThanOrEqual(depthAtKill!);
     expect(new Set(afterKill.parked).size).toBe(afterKill.parked.length);
@@ -268,7 +352,11 @@ describe('dead-letters replay', () => {
     // Running the replay again moves what was left.
     const again = await runCli(['dead-letters', 'replay', '--json'], { AMQP_URL: url });
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ examined: afterKill.parked.length, moved: afterKill.parked.length, failed: 0 });
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      examined: afterKill.parked.length,
+      moved: afterKill.parked.length,
+      failed: 0,
+    });
     expect(await queueDepth(url, PARKED_QUEUE)).toBe(0);
     for (const id of messageIds(await takeAll(url, TIMEOUT_QUEUE))) inTimeout.add(id);
     expect([...inTimeout].sort()).toEqual(all);
@@ -280,18 +368,26 @@ describe('dead-letters errors', () => {
     const { url } = await freshVhost();
     await parkMessages(url, hundred('down').slice(0, 5));
     const unreachable = 'amqp://guest:guest@127.0.0.1:1/x';
-    for (const args of [['dead-letters', 'list'], ['dead-letters', 'replay']]) {
+    for (const args of [
+      ['dead-letters', 'list'],
+      ['dead-letters', 'replay'],
+    ]) {
       const res = await runCli(args, { AMQP_URL: unreachable });
       expect(res.code).toBe(2);
       expect(res.stdout).toBe('');
-      expect(res.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^order-timeout: broker unreachable at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1\/x/)]);
+      expect(res.stderr.trimEnd().split('\n')).toEqual([
+        expect.stringMatching(/^order-timeout: broker unreachable at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1\/x/),
+      ]);
     }
     expect(await queueDepth(url, PARKED_QUEUE)).toBe(5);
   });
 
   test('when the queue does not exist, then list and replay exit 2 saying unknown queue', async () => {
     const { url } = await freshVhost();
-    for (const args of [['dead-letters', 'list', '--queue', 'no.such.queue'], ['dead-letters', 'replay', '--queue', 'no.such.queue']]) {
+    for (const args of [
+      ['dead-letters', 'list', '--queue', 'no.such.queue'],
+      ['dead-letters', 'replay', '--queue', 'no.such.queue'],
+    ]) {
       const res = await runCli(args, { AMQP_URL: url });
       expect(res.code).toBe(2);
       expect(res.stderr.trimEnd().split('\n')).toEqual(['order-timeout: unknown queue no.such.queue']);
@@ -310,7 +406,11 @@ describe('dead-letters errors', () => {
     ];
     for (const [args, message] of cases) {
       const res = await runCli(args, { AMQP_URL: url });
-      expect({ args, code: res.code, firstLine: res.stderr.split('\n')[0] }).toEqual({ args, code: 2, firstLine: expect.stringMatching(message) });
+      expect({ args, code: res.code, firstLine: res.stderr.split('\n')[0] }).toEqual({
+        args,
+        code: 2,
+        firstLine: expect.stringMatching(message),
+      });
     }
     expect(await queueDepth(url, PARKED_QUEUE)).toBe(5);
     expect(await queueDepth(url, TIMEOUT_QUEUE)).toBe(0);

@@ -19,7 +19,11 @@ describe('topology check', () => {
   test('when the vhost was declared by the code, then topology check exits 0', async () => {
     const { vhost, url } = await freshVhost();
     const res = await runCli(['topology', 'check'], { AMQP_URL: url });
-    expect({ code: res.code, stdout: res.stdout, stderr: res.stderr }).toEqual({ code: 0, stdout: `topology matches the code (vhost ${vhost})\n`, stderr: '' });
+    expect({ code: res.code, stdout: res.stdout, stderr: res.stderr }).toEqual({
+      code: 0,
+      stdout: `topology matches the code (vhost ${vhost})\n`,
+      stderr: '',
+    });
     const json = await runCli(['topology', 'check', '--json'], { AMQP_URL: url });
     expect(JSON.parse(json.stdout)).toEqual({ vhost, ok: true, differences: [] });
   });
@@ -49,7 +53,9 @@ describe('topology check', () => {
     const { url } = await freshVhost();
     const res = await runCli(['topology', 'check'], { AMQP_URL: url, RABBITMQ_MANAGEMENT_URL: 'http://127.0.0.1:1' });
     expect(res.code).toBe(2);
-    expect(res.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^order-timeout: cannot read the broker .*management API unreachable/)]);
+    expect(res.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(/^order-timeout: cannot read the broker .*management API unreachable/),
+    ]);
   });
 });
 
@@ -61,10 +67,26 @@ test('topology export --out - writes the definitions of the configured topology'
 });
 
 describe('--help', () => {
-  const commands = [[], ['dead-letters'], ['dead-letters', 'list'], ['dead-letters', 'replay'], ['topology'], ['topology', 'export'], ['topology', 'check'], ['sweep'], ['audit']];
-  test.each(commands.map((c) => [c.join(' ') || '(none)', c]))('order-timeout %s --help exits 0 with usage', async (_name, args) => {
-    const res = await runCli([...(args as string[]), '--help'], { AMQP_URL: 'amqp://guest:guest@127.0.0.1:1/x', MYSQL_URL: 'mysql://root@127.0.0.1:1/x' });
-    expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(new RegExp(`^Usage: order-timeout${(args as string[]).length ? ` ${(args as string[]).join(' ')}` : ''} `));
-  });
+  const commands = [
+    [],
+    ['dead-letters'],
+    ['dead-letters', 'list'],
+    ['dead-letters', 'replay'],
+    ['topology'],
+    ['topology', 'export'],
+    ['topology', 'check'],
+    ['sweep'],
+    ['audit'],
+  ];
+  test.each(commands.map((c) => [c.join(' ') || '(none)', c]))(
+    'order-timeout %s --help exits 0 with usage',
+    async (_name, args) => {
+      const res = await runCli([...args, '--help'], {
+        AMQP_URL: 'amqp://guest:guest@127.0.0.1:1/x',
+        MYSQL_URL: 'mysql://root@127.0.0.1:1/x',
+      });
+      expect(res.code).toBe(0);
+      expect(res.stdout).toMatch(new RegExp(`^Usage: order-timeout${args.length ? ` ${args.join(' ')}` : ''} `));
+    },
+  );
 });

@@ -33,7 +33,9 @@ describe('racing for the last units', () => {
     expect(await stockInDb(service, product.id)).toBe(10);
 
     const burst = Promise.all(
-      Array.from({ length: 50 }, (_, i) => service.api('POST', '/orders', { customerId: `racer-${i}`, items: [{ productId: product.id, quantity: 1 }] })),
+      Array.from({ length: 50 }, (_, i) =>
+        service.api('POST', '/orders', { customerId: `racer-${i}`, items: [{ productId: product.id, quantity: 1 }] }),
+      ),
     );
     const [responses, seen] = await Promise.all([burst, sampleStock(product.id, burst)]);
 
@@ -63,7 +65,16 @@ describe('racing for the last units', () => {
       Array.from({ length: 30 }, (_, i) =>
         service.api('POST', '/orders', {
           customerId: `multi-${i}`,
-          items: i % 2 === 0 ? [{ productId: a.id, quantity: 1 }, { productId: b.id, quantity: 1 }] : [{ productId: b.id, quantity: 1 }, { productId: a.id, quantity: 1 }],
+          items:
+            i % 2 === 0
+              ? [
+                  { productId: a.id, quantity: 1 },
+                  { productId: b.id, quantity: 1 },
+                ]
+              : [
+                  { productId: b.id, quantity: 1 },
+                  { productId: a.id, quantity: 1 },
+                ],
         }),
       ),
     );
@@ -80,7 +91,8 @@ describe('pay racing cancel', () => {
   it('when pay and cancel are fired together on each of 100 orders, then exactly one wins each time and the stock matches the winners', async () => {
     const product = await makeProduct(service, { stock: 200 });
     const orders: string[] = [];
-    for (let i = 0; i < 100; i++) orders.push((await makeOrder(service, [{ productId: product.id, quantity: 1 }], `pc-${i}`)).id);
+    for (let i = 0; i < 100; i++)
+      orders.push((await makeOrder(service, [{ productId: product.id, quantity: 1 }], `pc-${i}`)).id);
     expect(await stockInDb(service, product.id)).toBe(100);
 
     const results = await Promise.all(
@@ -105,7 +117,9 @@ describe('pay racing cancel', () => {
       expect(loser.body.orderStatus).toBe(winner);
       const row = await service.db('orders').where({ id }).first('status', 'paid_at', 'closed_at');
       expect(row.status).toBe(winner);
-      expect(winner === 'PAID' ? [row.paid_at !== null, row.closed_at] : [row.paid_at, row.closed_at !== null]).toEqual(winner === 'PAID' ? [true, null] : [null, true]);
+      expect(winner === 'PAID' ? [row.paid_at !== null, row.closed_at] : [row.paid_at, row.closed_at !== null]).toEqual(
+        winner === 'PAID' ? [true, null] : [null, true],
+      );
       const events = await eventsOf(service, id);
       expect(events.map((e) => e.event)).toEqual(['create', winner === 'PAID' ? 'pay' : 'cancel']);
     }
@@ -117,16 +131,24 @@ describe('pay racing cancel', () => {
   it('when the same order is cancelled 5 times at once, on each of 20 orders, then one cancel wins and the stock comes back once', async () => {
     const product = await makeProduct(service, { stock: 40 });
     const orders: string[] = [];
-    for (let i = 0; i < 20; i++) orders.push((await makeOrder(service, [{ productId: product.id, quantity: 2 }], `cc-${i}`)).id);
+    for (let i = 0; i < 20; i++)
+      orders.push((await makeOrder(service, [{ productId: product.id, quantity: 2 }], `cc-${i}`)).id);
     expect(await stockInDb(service, product.id)).toBe(0);
 
-    const results = await Promise.all(orders.map((id) => Promise.all(Array.from({ length: 5 }, () => service.api('POST', `/orders/${id}/cancel`)))));
+    const results = await Promise.all(
+      orders.map((id) => Promise.all(Array.from({ length: 5 }, () => service.api('POST', `/orders/${id}/cancel`)))),
+    );
     for (const responses of results) {
       const statuses = responses.map((r) => r.status).sort();
       expect(statuses).toEqual([200, 409, 409, 409, 409]);
     }
     expect(await stockInDb(service, product.id)).toBe(40);
-    const cancelEvents = await service.db('order_events').whereIn('order_id', orders).andWhere({ event: 'cancel' }).count({ n: '*' }).first();
+    const cancelEvents = await service
+      .db('order_events')
+      .whereIn('order_id', orders)
+      .andWhere({ event: 'cancel' })
+      .count({ n: '*' })
+      .first();
     expect(Number(cancelEvents!.n)).toBe(20);
   });
 });

@@ -23,7 +23,8 @@ async function overdueOrder() {
   return { orderId: order.id, productId: product.id };
 }
 
-const timeoutEvents = async (orderId: string) => (await eventsOf(service, orderId)).filter((e) => e.event === 'timeout');
+const timeoutEvents = async (orderId: string) =>
+  (await eventsOf(service, orderId)).filter((e) => e.event === 'timeout');
 
 describe('reading an order after its deadline', () => {
   it('when a pending order is read after its deadline, then it comes back CLOSED with closedAt, its stock is back and the event source is read', async () => {
@@ -65,7 +66,9 @@ describe('reading an order after its deadline', () => {
   it('when the events of an overdue order are listed, then the order is closed first and the list shows it', async () => {
     const { orderId, productId } = await overdueOrder();
     const events = await eventsOf(service, orderId);
-    expect(events.at(-1)).toEqual(expect.objectContaining({ event: 'timeout', from: 'PENDING_PAYMENT', to: 'CLOSED', source: 'read' }));
+    expect(events.at(-1)).toEqual(
+      expect.objectContaining({ event: 'timeout', from: 'PENDING_PAYMENT', to: 'CLOSED', source: 'read' }),
+    );
     expect(await stockInDb(service, productId)).toBe(10);
   });
 

@@ -25,25 +25,48 @@ async function rawPost(path: string, body: string, contentType: string | undefin
   } catch {
     /* keep text */
   }
-  return { status: res.status, headers: res.headers, body: parsed as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  return { status: res.status, headers: res.headers, body: parsed as any };
 }
 
 const BIG = 'x'.repeat(101 * 1024);
 
 describe('POST /products', () => {
   it('when the body is valid, then it answers 201 with the product and its location', async () => {
-    const res = await service.api('POST', '/products', { sku: 'apple-1', name: 'Apple', category: 'fresh', priceCents: 99, stock: 7 });
+    const res = await service.api('POST', '/products', {
+      sku: 'apple-1',
+      name: 'Apple',
+      category: 'fresh',
+      priceCents: 99,
+      stock: 7,
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(res.body).toEqual({ id: expect.stringMatching(/^[1-9]\d*$/), sku: 'apple-1', name: 'Apple', category: 'fresh', priceCents: 99, stock: 7 });
+    expect(res.body).toEqual({
+      id: expect.stringMatching(/^[1-9]\d*$/),
+      sku: 'apple-1',
+      name: 'Apple',
+      category: 'fresh',
+      priceCents: 99,
+      stock: 7,
+    });
     expect(res.headers.get('location')).toBe(`/products/${res.body.id}`);
     const row = await service.db('products').where({ id: res.body.id }).first();
-    expect({ sku: row.sku, stock: Number(row.stock), price: Number(row.price_cents) }).toEqual({ sku: 'apple-1', stock: 7, price: 99 });
+    expect({ sku: row.sku, stock: Number(row.stock), price: Number(row.price_cents) }).toEqual({
+      sku: 'apple-1',
+      stock: 7,
+      price: 99,
+    });
   });
 
   it('when the sku already exists, then it answers 409 duplicate-sku and the first product is untouched', async () => {
     const first = await makeProduct(service, { sku: 'dup-sku', stock: 3 });
-    const res = await service.api('POST', '/products', { sku: 'dup-sku', name: 'Other', category: 'books', priceCents: 1, stock: 50 });
+    const res = await service.api('POST', '/products', {
+      sku: 'dup-sku',
+      name: 'Other',
+      category: 'books',
+      priceCents: 1,
+      stock: 50,
+    });
     expectProblem(res, 409, 'duplicate-sku');
     expect(res.body.detail).toContain('dup-sku');
     expect(await stockOf(service, first.id)).toBe(3);
@@ -68,7 +91,13 @@ describe('POST /products', () => {
   });
 
   it('when a field is bad, then the problem lists it under errors with its path', async () => {
-    const res = await service.api('POST', '/products', { sku: 'p7', name: 'A', category: 'c', priceCents: 'free', stock: 1 });
+    const res = await service.api('POST', '/products', {
+      sku: 'p7',
+      name: 'A',
+      category: 'c',
+      priceCents: 'free',
+      stock: 1,
+    });
     expectProblem(res, 400, 'bad-request');
     expect(res.body.errors).toEqual([expect.objectContaining({ path: 'priceCents' })]);
     expect(res.body.detail).toContain('priceCents');
@@ -90,7 +119,13 @@ describe('POST /products', () => {
   });
 
   it('when the body is over 100 kB, then it answers 413 and no product is created', async () => {
-    const res = await service.api('POST', '/products', { sku: 'big', name: BIG, category: 'c', priceCents: 1, stock: 1 });
+    const res = await service.api('POST', '/products', {
+      sku: 'big',
+      name: BIG,
+      category: 'c',
+      priceCents: 1,
+      stock: 1,
+    });
     expectProblem(res, 413, 'payload-too-large');
     expect(await service.db('products').where({ sku: 'big' }).first()).toBeUndefined();
   });
@@ -110,17 +145,26 @@ describe('GET /products/:id', () => {
     expect(res.body.detail).toContain('987654321');
   });
 
-  it.each(['abc', '0', '-1', '1.5', '01', '99999999999999999999999', '1e3'])('when the id is %p (not a product id), then it answers 404', async (id) => {
-    const res = await service.api('GET', `/products/${encodeURIComponent(id)}`);
-    expectProblem(res, 404, 'not-found');
-  });
+  it.each(['abc', '0', '-1', '1.5', '01', '99999999999999999999999', '1e3'])(
+    'when the id is %p (not a product id), then it answers 404',
+    async (id) => {
+      const res = await service.api('GET', `/products/${encodeURIComponent(id)}`);
+      expectProblem(res, 404, 'not-found');
+    },
+  );
 });
 
 describe('POST /orders', () => {
   it('when the body is valid, then it answers 201 with the order and takes the stock', async () => {
     const a = await makeProduct(service, { priceCents: 250, stock: 10 });
     const b = await makeProduct(service, { priceCents: 1000, stock: 5 });
-    const res = await service.api('POST', '/orders', { customerId: 'cust-42', items: [{ productId: a.id, quantity: 3 }, { productId: Number(b.id), quantity: 1 }] });
+    const res = await service.api('POST', '/orders', {
+      customerId: 'cust-42',
+      items: [
+        { productId: a.id, quantity: 3 },
+        { productId: Number(b.id), quantity: 1 },
+      ],
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const order = res.body;
@@ -136,7 +180,11 @@ describe('POST /orders', () => {
         closedAt: null,
       }),
     );
-    expect([...order.items].sort((x: { productId: string }, y: { productId: string }) => Number(x.productId) - Number(y.productId))).toEqual(
+    expect(
+      [...order.items].sort(
+        (x: { productId: string }, y: { productId: string }) => Number(x.productId) - Number(y.productId),
+      ),
+    ).toEqual(
       [
         { productId: a.id, quantity: 3, unitPriceCents: 250 },
         { productId: b.id, quantity: 1, unitPriceCents: 1000 },
@@ -155,24 +203,36 @@ describe('POST /orders', () => {
   it('when an item is in a category with a shorter window, then the order gets that window and that category', async () => {
     const book = await makeProduct(service, { category: 'books' });
     const milk = await makeProduct(service, { category: 'fresh' });
-    const order = await makeOrder(service, [{ productId: book.id, quantity: 1 }, { productId: milk.id, quantity: 1 }]);
+    const order = await makeOrder(service, [
+      { productId: book.id, quantity: 1 },
+      { productId: milk.id, quantity: 1 },
+    ]);
     const full = (await service.api('GET', `/orders/${order.id}`)).body;
     expect(Date.parse(full.expiresAt) - Date.parse(full.createdAt)).toBe(5 * 60_000);
     expect(full.category).toBe('fresh');
   });
 
-  it.each(['constructor', 'toString', '__proto__'])('when a product category is named %p, then ordering it uses the default window (no 500)', async (category) => {
-    const p = await makeProduct(service, { category });
-    const res = await service.api('POST', '/orders', { customerId: 'c', items: [{ productId: p.id, quantity: 1 }] });
-    expect(res.status).toBe(201);
-    expect(Date.parse(res.body.expiresAt) - Date.parse(res.body.createdAt)).toBe(15 * 60_000);
-  });
+  it.each(['constructor', 'toString', '__proto__'])(
+    'when a product category is named %p, then ordering it uses the default window (no 500)',
+    async (category) => {
+      const p = await makeProduct(service, { category });
+      const res = await service.api('POST', '/orders', { customerId: 'c', items: [{ productId: p.id, quantity: 1 }] });
+      expect(res.status).toBe(201);
+      expect(Date.parse(res.body.expiresAt) - Date.parse(res.body.createdAt)).toBe(15 * 60_000);
+    },
+  );
 
   it('when the stock is short for one item, then it answers 409 with the shortage and nothing is taken', async () => {
     const plenty = await makeProduct(service, { stock: 10 });
     const scarce = await makeProduct(service, { stock: 2 });
     const ordersBefore = await service.db('orders').count({ n: '*' });
-    const res = await service.api('POST', '/orders', { customerId: 'c', items: [{ productId: plenty.id, quantity: 4 }, { productId: scarce.id, quantity: 3 }] });
+    const res = await service.api('POST', '/orders', {
+      customerId: 'c',
+      items: [
+        { productId: plenty.id, quantity: 4 },
+        { productId: scarce.id, quantity: 3 },
+      ],
+    });
     expectProblem(res, 409, 'insufficient-stock');
     expect(res.body.shortages).toEqual([{ productId: scarce.id, requested: 3, available: 2 }]);
     expect(await stockOf(service, plenty.id)).toBe(10);
@@ -182,7 +242,13 @@ describe('POST /orders', () => {
 
   it('when one product is unknown, then it answers 404 naming it and nothing is taken', async () => {
     const known = await makeProduct(service, { stock: 10 });
-    const res = await service.api('POST', '/orders', { customerId: 'c', items: [{ productId: known.id, quantity: 1 }, { productId: '987654321', quantity: 1 }] });
+    const res = await service.api('POST', '/orders', {
+      customerId: 'c',
+      items: [
+        { productId: known.id, quantity: 1 },
+        { productId: '987654321', quantity: 1 },
+      ],
+    });
     expectProblem(res, 404, 'not-found');
     expect(res.body.detail).toContain('987654321');
     expect(await stockOf(service, known.id)).toBe(10);
@@ -199,8 +265,20 @@ describe('POST /orders', () => {
     ['quantity is a string', { customerId: 'c', items: [{ productId: '1', quantity: '1' }] }],
     ['productId is not a number', { customerId: 'c', items: [{ productId: 'abc', quantity: 1 }] }],
     ['productId is negative', { customerId: 'c', items: [{ productId: -1, quantity: 1 }] }],
-    ['a productId appears twice', { customerId: 'c', items: [{ productId: '1', quantity: 1 }, { productId: '1', quantity: 2 }] }],
-    ['there are more than 100 items', { customerId: 'c', items: Array.from({ length: 101 }, (_, i) => ({ productId: String(i + 1), quantity: 1 })) }],
+    [
+      'a productId appears twice',
+      {
+        customerId: 'c',
+        items: [
+          { productId: '1', quantity: 1 },
+          { productId: '1', quantity: 2 },
+        ],
+      },
+    ],
+    [
+      'there are more than 100 items',
+      { customerId: 'c', items: Array.from({ length: 101 }, (_, i) => ({ productId: String(i + 1), quantity: 1 })) },
+    ],
     ['the body is a JSON string', 'not an object'],
     ['the body is an array', [{ customerId: 'c' }]],
   ])('when %s, then it answers 400 and no order is created', async (_name, body) => {
@@ -222,7 +300,11 @@ describe('POST /orders', () => {
 
   it('when the body is over 100 kB, then it answers 413 and nothing is taken', async () => {
     const p = await makeProduct(service, { stock: 10 });
-    const res = await service.api('POST', '/orders', { customerId: 'c', items: [{ productId: p.id, quantity: 1 }], padding: BIG });
+    const res = await service.api('POST', '/orders', {
+      customerId: 'c',
+      items: [{ productId: p.id, quantity: 1 }],
+      padding: BIG,
+    });
     expectProblem(res, 413, 'payload-too-large');
     expect(await stockOf(service, p.id)).toBe(10);
   });
@@ -233,16 +315,30 @@ describe('POST /orders', () => {
     ['XML', 'application/xml'],
   ])('when the body is %s, then it answers 415 and nothing is taken', async (_name, type) => {
     const p = await makeProduct(service, { stock: 10 });
-    const res = await rawPost('/orders', JSON.stringify({ customerId: 'c', items: [{ productId: p.id, quantity: 1 }] }), type);
+    const res = await rawPost(
+      '/orders',
+      JSON.stringify({ customerId: 'c', items: [{ productId: p.id, quantity: 1 }] }),
+      type,
+    );
     expectProblem(res, 415, 'unsupported-media-type');
     expect(await stockOf(service, p.id)).toBe(10);
   });
 
   it('when the Idempotency-Key is reused with another body, then it answers 422 and takes nothing more', async () => {
     const p = await makeProduct(service, { stock: 10 });
-    const first = await service.api('POST', '/orders', { customerId: 'c', items: [{ productId: p.id, quantity: 1 }] }, { 'Idempotency-Key': 'http-api-422' });
+    const first = await service.api(
+      'POST',
+      '/orders',
+      { customerId: 'c', items: [{ productId: p.id, quantity: 1 }] },
+      { 'Idempotency-Key': 'http-api-422' },
+    );
     expect(first.status).toBe(201);
-    const res = await service.api('POST', '/orders', { customerId: 'c', items: [{ productId: p.id, quantity: 2 }] }, { 'Idempotency-Key': 'http-api-422' });
+    const res = await service.api(
+      'POST',
+      '/orders',
+      { customerId: 'c', items: [{ productId: p.id, quantity: 2 }] },
+      { 'Idempotency-Key': 'http-api-422' },
+    );
     expectProblem(res, 422, 'idempotency-key-reused');
     expect(await stockOf(service, p.id)).toBe(9);
   });
@@ -252,7 +348,12 @@ describe('POST /orders', () => {
     ['is longer than 255 characters', 'k'.repeat(256)],
   ])('when the Idempotency-Key %s, then it answers 400 and creates nothing', async (_name, key) => {
     const p = await makeProduct(service, { stock: 10 });
-    const res = await service.api('POST', '/orders', { customerId: 'c', items: [{ productId: p.id, quantity: 1 }] }, { 'Idempotency-Key': key });
+    const res = await service.api(
+      'POST',
+      '/orders',
+      { customerId: 'c', items: [{ productId: p.id, quantity: 1 }] },
+      { 'Idempotency-Key': key },
+    );
     expectProblem(res, 400, 'bad-request');
     expect(await stockOf(service, p.id)).toBe(10);
   });
@@ -265,7 +366,13 @@ describe('GET /orders/:id', () => {
     const res = await service.api('GET', `/orders/${created.id}`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual(created);
-    expect(res.body).toMatchObject({ customerId: 'cust-read', status: 'PENDING_PAYMENT', totalCents: 600, paidAt: null, closedAt: null });
+    expect(res.body).toMatchObject({
+      customerId: 'cust-read',
+      status: 'PENDING_PAYMENT',
+      totalCents: 600,
+      paidAt: null,
+      closedAt: null,
+    });
   });
 
   it('when the order does not exist, then it answers 404', async () => {
@@ -273,10 +380,13 @@ describe('GET /orders/:id', () => {
     expectProblem(res, 404, 'not-found');
   });
 
-  it.each(['abc', '0', '-3', '2.0', '9'.repeat(25)])('when the id is %p (not an order id), then it answers 404', async (id) => {
-    const res = await service.api('GET', `/orders/${id}`);
-    expectProblem(res, 404, 'not-found');
-  });
+  it.each(['abc', '0', '-3', '2.0', '9'.repeat(25)])(
+    'when the id is %p (not an order id), then it answers 404',
+    async (id) => {
+      const res = await service.api('GET', `/orders/${id}`);
+      expectProblem(res, 404, 'not-found');
+    },
+  );
 });
 
 describe('POST /orders/:id/pay', () => {
@@ -285,7 +395,12 @@ describe('POST /orders/:id/pay', () => {
     const order = await makeOrder(service, [{ productId: p.id, quantity: 2 }]);
     const res = await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'pay-1' });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: order.id, status: 'PAID', paidAt: expect.stringMatching(ISO_MS), closedAt: null });
+    expect(res.body).toMatchObject({
+      id: order.id,
+      status: 'PAID',
+      paidAt: expect.stringMatching(ISO_MS),
+      closedAt: null,
+    });
     expect(await stockOf(service, p.id)).toBe(3);
   });
 
@@ -310,7 +425,11 @@ describe('POST /orders/:id/pay', () => {
   it('when the body is not JSON, then it answers 415', async () => {
     const p = await makeProduct(service);
     const order = await makeOrder(service, [{ productId: p.id, quantity: 1 }]);
-    expectProblem(await rawPost(`/orders/${order.id}/pay`, 'paymentRef=x', 'application/x-www-form-urlencoded'), 415, 'unsupported-media-type');
+    expectProblem(
+      await rawPost(`/orders/${order.id}/pay`, 'paymentRef=x', 'application/x-www-form-urlencoded'),
+      415,
+      'unsupported-media-type',
+    );
     expect((await service.api('GET', `/orders/${order.id}`)).body.status).toBe('PENDING_PAYMENT');
   });
 
@@ -327,7 +446,11 @@ describe('POST /orders/:id/pay', () => {
     const p = await makeProduct(service);
     const order = await makeOrder(service, [{ productId: p.id, quantity: 1 }]);
     expect((await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'ref-a' })).status).toBe(200);
-    expectProblem(await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'ref-b' }), 409, 'payment-ref-mismatch');
+    expectProblem(
+      await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'ref-b' }),
+      409,
+      'payment-ref-mismatch',
+    );
   });
 
   it('when the order does not exist, then it answers 404', async () => {

@@ -11,7 +11,8 @@ afterAll(async () => {
   await service?.destroy();
 });
 
-const orderCount = async (customerId: string) => Number((await service.db('orders').where({ customer_id: customerId }).count({ n: '*' }).first())!.n);
+const orderCount = async (customerId: string) =>
+  Number((await service.db('orders').where({ customer_id: customerId }).count({ n: '*' }).first())!.n);
 
 describe('Idempotency-Key on POST /orders', () => {
   it('when the same key and body are sent twice, then the second answer is the first (same order id, Idempotent-Replayed: true) and one order exists', async () => {
@@ -34,8 +35,18 @@ describe('Idempotency-Key on POST /orders', () => {
 
   it('when the replayed body lists the same fields in another key order, then it still counts as the same body', async () => {
     const p = await makeProduct(service, { stock: 10 });
-    const first = await service.api('POST', '/orders', { customerId: 'idem-order', items: [{ productId: p.id, quantity: 1 }] }, { 'Idempotency-Key': 'key-order' });
-    const second = await service.api('POST', '/orders', { items: [{ quantity: 1, productId: p.id }], customerId: 'idem-order' }, { 'Idempotency-Key': 'key-order' });
+    const first = await service.api(
+      'POST',
+      '/orders',
+      { customerId: 'idem-order', items: [{ productId: p.id, quantity: 1 }] },
+      { 'Idempotency-Key': 'key-order' },
+    );
+    const second = await service.api(
+      'POST',
+      '/orders',
+      { items: [{ quantity: 1, productId: p.id }], customerId: 'idem-order' },
+      { 'Idempotency-Key': 'key-order' },
+    );
     expect(second.status).toBe(201);
     expect(second.body.id).toBe(first.body.id);
     expect(await stockInDb(service, p.id)).toBe(9);
@@ -54,7 +65,9 @@ describe('Idempotency-Key on POST /orders', () => {
   it('when the same key and body are sent 10 times at once, then one order is created and all answers name it', async () => {
     const p = await makeProduct(service, { stock: 100 });
     const body = { customerId: 'idem-burst', items: [{ productId: p.id, quantity: 3 }] };
-    const responses = await Promise.all(Array.from({ length: 10 }, () => service.api('POST', '/orders', body, { 'Idempotency-Key': 'key-burst' })));
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => service.api('POST', '/orders', body, { 'Idempotency-Key': 'key-burst' })),
+    );
     const statuses = responses.map((r) => r.status);
     expect(statuses).toEqual(Array(10).fill(201));
     expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
@@ -65,9 +78,19 @@ describe('Idempotency-Key on POST /orders', () => {
 
   it('when the same key comes with another body, then it answers 422 and no second order is created', async () => {
     const p = await makeProduct(service, { stock: 10 });
-    const first = await service.api('POST', '/orders', { customerId: 'idem-422', items: [{ productId: p.id, quantity: 1 }] }, { 'Idempotency-Key': 'key-422' });
+    const first = await service.api(
+      'POST',
+      '/orders',
+      { customerId: 'idem-422', items: [{ productId: p.id, quantity: 1 }] },
+      { 'Idempotency-Key': 'key-422' },
+    );
     expect(first.status).toBe(201);
-    const other = await service.api('POST', '/orders', { customerId: 'idem-422', items: [{ productId: p.id, quantity: 4 }] }, { 'Idempotency-Key': 'key-422' });
+    const other = await service.api(
+      'POST',
+      '/orders',
+      { customerId: 'idem-422', items: [{ productId: p.id, quantity: 4 }] },
+      { 'Idempotency-Key': 'key-422' },
+    );
     expectProblem(other, 422, 'idempotency-key-reused');
     expect(other.body.detail).toContain('key-422');
     expect(await orderCount('idem-422')).toBe(1);
@@ -87,7 +110,11 @@ describe('Idempotency-Key on POST /orders', () => {
   it('when the first request with a key failed (short stock), then the key is not used up and a retry with the same body can succeed', async () => {
     const p = await makeProduct(service, { stock: 1 });
     const body = { customerId: 'idem-retry', items: [{ productId: p.id, quantity: 2 }] };
-    expectProblem(await service.api('POST', '/orders', body, { 'Idempotency-Key': 'key-retry' }), 409, 'insufficient-stock');
+    expectProblem(
+      await service.api('POST', '/orders', body, { 'Idempotency-Key': 'key-retry' }),
+      409,
+      'insufficient-stock',
+    );
     await service.db('products').where({ id: p.id }).update({ stock: 5 });
     const retry = await service.api('POST', '/orders', body, { 'Idempotency-Key': 'key-retry' });
     expect(retry.status).toBe(201);

@@ -31,11 +31,16 @@ afterAll(async () => {
 });
 
 async function post(orderId: string, event: HttpEvent, paymentRef = PAYMENT_REF) {
-  return event === 'pay' ? service.api('POST', `/orders/${orderId}/pay`, { paymentRef }) : service.api('POST', `/orders/${orderId}/${event}`);
+  return event === 'pay'
+    ? service.api('POST', `/orders/${orderId}/pay`, { paymentRef })
+    : service.api('POST', `/orders/${orderId}/${event}`);
 }
 
 async function expectOk(res: { status: number; body: unknown }, status: State) {
-  expect({ status: res.status, orderStatus: (res.body as { status?: string }).status }).toEqual({ status: 200, orderStatus: status });
+  expect({ status: res.status, orderStatus: (res.body as { status?: string }).status }).toEqual({
+    status: 200,
+    orderStatus: status,
+  });
 }
 
 /** A fresh order (on a product of its own, stock 10, quantity 3) brought to `state` through the API. */
@@ -88,44 +93,53 @@ describe('the transition table over HTTP', () => {
     expect(illegal).toHaveLength(20);
   });
 
-  it.each(legal)('when a %s order receives %s, then it moves, writes one order_events row and handles stock as the table says', async (state, event) => {
-    const { to, stockBack } = LEGAL[`${state} ${event}`]!;
-    const { orderId, productId } = await orderIn(state);
-    const eventsBefore = await eventsOf(service, orderId);
+  it.each(legal)(
+    'when a %s order receives %s, then it moves, writes one order_events row and handles stock as the table says',
+    async (state, event) => {
+      const { to, stockBack } = LEGAL[`${state} ${event}`]!;
+      const { orderId, productId } = await orderIn(state);
+      const eventsBefore = await eventsOf(service, orderId);
 
-    const res = await post(orderId, event);
-    expect(res.status).toBe(200);
-    expect(res.body.status).toBe(to);
+      const res = await post(orderId, event);
+      expect(res.status).toBe(200);
+      expect(res.body.status).toBe(to);
 
-    const read = await service.api('GET', `/orders/${orderId}`);
-    expect(read.body.status).toBe(to);
-    const eventsAfter = await eventsOf(service, orderId);
-    expect(eventsAfter).toHaveLength(eventsBefore.length + 1);
-    expect(eventsAfter.slice(0, -1)).toEqual(eventsBefore);
-    expect(eventsAfter.at(-1)).toEqual({ event, from: state, to, source: 'http', at: expect.any(String) });
-    const rows = await service.db('order_events').where({ order_id: orderId, event }).select('from_status', 'to_status', 'source');
-    expect(rows).toEqual([{ from_status: state, to_status: to, source: 'http' }]);
-    expect(await stockInDb(service, productId)).toBe(stockBack ? STOCK : STOCK - QTY);
-    expect((await service.db('orders').where({ id: orderId }).first('status')).status).toBe(to);
-  });
+      const read = await service.api('GET', `/orders/${orderId}`);
+      expect(read.body.status).toBe(to);
+      const eventsAfter = await eventsOf(service, orderId);
+      expect(eventsAfter).toHaveLength(eventsBefore.length + 1);
+      expect(eventsAfter.slice(0, -1)).toEqual(eventsBefore);
+      expect(eventsAfter.at(-1)).toEqual({ event, from: state, to, source: 'http', at: expect.any(String) });
+      const rows = await service
+        .db('order_events')
+        .where({ order_id: orderId, event })
+        .select('from_status', 'to_status', 'source');
+      expect(rows).toEqual([{ from_status: state, to_status: to, source: 'http' }]);
+      expect(await stockInDb(service, productId)).toBe(stockBack ? STOCK : STOCK - QTY);
+      expect((await service.db('orders').where({ id: orderId }).first('status')).status).toBe(to);
+    },
+  );
 
-  it.each(illegal)('when a %s order receives %s, then it answers 409 and changes nothing (status, stock, events)', async (state, event) => {
-    const { orderId, productId } = await orderIn(state);
-    const orderBefore = (await service.api('GET', `/orders/${orderId}`)).body;
-    const rowBefore = await service.db('orders').where({ id: orderId }).first();
-    const eventsBefore = await eventsOf(service, orderId);
+  it.each(illegal)(
+    'when a %s order receives %s, then it answers 409 and changes nothing (status, stock, events)',
+    async (state, event) => {
+      const { orderId, productId } = await orderIn(state);
+      const orderBefore = (await service.api('GET', `/orders/${orderId}`)).body;
+      const rowBefore = await service.db('orders').where({ id: orderId }).first();
+      const eventsBefore = await eventsOf(service, orderId);
 
-    // For pay, another paymentRef than the one used (same ref on a paid order is an idempotent 200).
-    const res = await post(orderId, event, 'ref-other');
-    expectProblem(res, 409);
-    expect(res.body.type).toMatch(/illegal-transition|payment-ref-mismatch|payment-window-ended/);
+      // For pay, another paymentRef than the one used (same ref on a paid order is an idempotent 200).
+      const res = await post(orderId, event, 'ref-other');
+      expectProblem(res, 409);
+      expect(res.body.type).toMatch(/illegal-transition|payment-ref-mismatch|payment-window-ended/);
 
-    expect((await service.api('GET', `/orders/${orderId}`)).body).toEqual(orderBefore);
-    expect(await service.db('orders').where({ id: orderId }).first()).toEqual(rowBefore);
-    expect(await eventsOf(service, orderId)).toEqual(eventsBefore);
-    expect(await stockInDb(service, productId)).toBe(stockIn(state));
-    expect(await stockOf(service, productId)).toBe(stockIn(state));
-  });
+      expect((await service.api('GET', `/orders/${orderId}`)).body).toEqual(orderBefore);
+      expect(await service.db('orders').where({ id: orderId }).first()).toEqual(rowBefore);
+      expect(await eventsOf(service, orderId)).toEqual(eventsBefore);
+      expect(await stockInDb(service, productId)).toBe(stockIn(state));
+      expect(await stockOf(service, productId)).toBe(stockIn(state));
+    },
+  );
 });
 
 describe('paying twice', () => {
@@ -178,7 +192,10 @@ describe('stock is given back exactly once', () => {
   it('when an order with several products is cancelled, then each product gets exactly its quantity back', async () => {
     const a = await makeProduct(service, { stock: 20 });
     const b = await makeProduct(service, { stock: 7 });
-    const order = await makeOrder(service, [{ productId: a.id, quantity: 5 }, { productId: b.id, quantity: 7 }]);
+    const order = await makeOrder(service, [
+      { productId: a.id, quantity: 5 },
+      { productId: b.id, quantity: 7 },
+    ]);
     expect([await stockInDb(service, a.id), await stockInDb(service, b.id)]).toEqual([15, 0]);
     expect((await post(order.id, 'cancel')).status).toBe(200);
     expect([await stockInDb(service, a.id), await stockInDb(service, b.id)]).toEqual([20, 7]);

@@ -2,7 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { deleteVhost, dropDatabase, eventually, management, scratchDatabaseUrl, scratchVhost } from '../support/scratch';
+import {
+  deleteVhost,
+  dropDatabase,
+  eventually,
+  management,
+  scratchDatabaseUrl,
+  scratchVhost,
+} from '../support/scratch';
 
 /**
  * Security basics (issue 6): the service never logs a password or a URL's credentials. The service runs as a
@@ -19,7 +26,11 @@ const DB_PASSWORD = `dbPw-${tag}-@s3cr3t`;
 const MQ_PASSWORD = `mqPw-${tag}-@s3cr3t`;
 const WRONG_MQ_PASSWORD = `wrongMq-${tag}-pw`;
 const WRONG_DB_PASSWORD = `wrongDb-${tag}-pw`;
-const SECRETS = [DB_PASSWORD, MQ_PASSWORD, WRONG_MQ_PASSWORD, WRONG_DB_PASSWORD].flatMap((p) => [p, encodeURIComponent(p), Buffer.from(p).toString('base64')]);
+const SECRETS = [DB_PASSWORD, MQ_PASSWORD, WRONG_MQ_PASSWORD, WRONG_DB_PASSWORD].flatMap((p) => [
+  p,
+  encodeURIComponent(p),
+  Buffer.from(p).toString('base64'),
+]);
 const DB_USER = `ot_log_${tag}`;
 const MQ_USER = `ot-log-${tag}`;
 
@@ -43,8 +54,8 @@ function run(env: Record<string, string>): Run {
   });
   children.push(child);
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => out, exited };
 }
@@ -58,14 +69,22 @@ const withCredentials = (url: string, user: string, password: string) => {
 
 function expectNoSecret(output: string): void {
   for (const secret of SECRETS) {
-    if (output.includes(secret)) throw new Error(`the log contains a password (${secret.slice(0, 8)}…):\n${output.split('\n').filter((l) => l.includes(secret)).join('\n')}`);
+    if (output.includes(secret))
+      throw new Error(
+        `the log contains a password (${secret.slice(0, 8)}…):\n${output
+          .split('\n')
+          .filter((l) => l.includes(secret))
+          .join('\n')}`,
+      );
   }
 }
 
 /** Resolves to 'timeout' after `ms`, without keeping the process alive. */
-const timeoutAfter = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+const timeoutAfter = (ms: number) =>
+  new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
 
-const logged = (r: Run, message: string) => eventually(async () => r.output().includes(`"message":"${message}"`), 20_000, `log line "${message}"`);
+const logged = (r: Run, message: string) =>
+  eventually(async () => r.output().includes(`"message":"${message}"`), 20_000, `log line "${message}"`);
 
 async function stop(r: Run): Promise<number | null> {
   r.child.kill('SIGTERM');
@@ -79,14 +98,25 @@ beforeAll(async () => {
   dbUrl = scratchDatabaseUrl();
   ({ vhost, url: amqpUrl } = await scratchVhost());
   const base = new URL(dbUrl);
-  root = await mysql.createConnection({ host: base.hostname, port: Number(base.port || 3306), user: decodeURIComponent(base.username || 'root'), password: decodeURIComponent(base.password) });
+  root = await mysql.createConnection({
+    host: base.hostname,
+    port: Number(base.port || 3306),
+    user: decodeURIComponent(base.username || 'root'),
+    password: decodeURIComponent(base.password),
+  });
   const database = base.pathname.slice(1);
   for (const host of ['%', 'localhost']) {
     await root.query('CREATE USER ?@? IDENTIFIED BY ?', [DB_USER, host, DB_PASSWORD]);
     await root.query(`GRANT ALL PRIVILEGES ON \`${database}\`.* TO ?@?`, [DB_USER, host]);
   }
-  await management(`/users/${encodeURIComponent(MQ_USER)}`, { method: 'PUT', body: { password: MQ_PASSWORD, tags: '' } });
-  await management(`/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(MQ_USER)}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
+  await management(`/users/${encodeURIComponent(MQ_USER)}`, {
+    method: 'PUT',
+    body: { password: MQ_PASSWORD, tags: '' },
+  });
+  await management(`/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(MQ_USER)}`, {
+    method: 'PUT',
+    body: { configure: '.*', write: '.*', read: '.*' },
+  });
 });
 
 afterAll(async () => {
@@ -102,10 +132,16 @@ afterAll(async () => {
 
 describe('the service never logs a password or URL credentials', () => {
   it('when it starts, serves, loses its broker connection and drains, then no password appears in its output', async () => {
-    const r = run({ MYSQL_URL: withCredentials(dbUrl, DB_USER, DB_PASSWORD), AMQP_URL: withCredentials(amqpUrl, MQ_USER, MQ_PASSWORD) });
+    const r = run({
+      MYSQL_URL: withCredentials(dbUrl, DB_USER, DB_PASSWORD),
+      AMQP_URL: withCredentials(amqpUrl, MQ_USER, MQ_PASSWORD),
+    });
     await logged(r, 'listening');
     await logged(r, 'broker connected');
-    const port = Number(/"message":"listening","port":(\d+)/.exec(r.output())?.[1] ?? /"port":(\d+)[^\n]*"message":"listening"/.exec(r.output())?.[1]);
+    const port = Number(
+      /"message":"listening","port":(\d+)/.exec(r.output())?.[1] ??
+        /"port":(\d+)[^\n]*"message":"listening"/.exec(r.output())?.[1],
+    );
     const base = `http://127.0.0.1:${port}`;
 
     // Traffic: a product, an order, a rejected request, readiness.
@@ -116,16 +152,26 @@ describe('the service never logs a password or URL credentials', () => {
     });
     expect(product.status).toBe(201);
     const { id } = (await product.json()) as { id: string };
-    const order = await fetch(`${base}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ customerId: 'c', items: [{ productId: id, quantity: 1 }] }) });
+    const order = await fetch(`${base}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ customerId: 'c', items: [{ productId: id, quantity: 1 }] }),
+    });
     expect(order.status).toBe(201);
     expect((await fetch(`${base}/orders/x/pay`, { method: 'POST' })).status).toBe(400); // no body
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
 
     // The broker drops the service's connections (as on a broker restart): it logs the loss and reconnects.
-    const connections = await eventually(async () => {
-      const all = ((await management(`/vhosts/${encodeURIComponent(vhost)}/connections`)) ?? []) as { name: string }[];
-      return all.length > 0 ? all : undefined;
-    }, 10_000, 'the service connection in the management API');
+    const connections = await eventually(
+      async () => {
+        const all = ((await management(`/vhosts/${encodeURIComponent(vhost)}/connections`)) ?? []) as {
+          name: string;
+        }[];
+        return all.length > 0 ? all : undefined;
+      },
+      10_000,
+      'the service connection in the management API',
+    );
     for (const c of connections) await management(`/connections/${encodeURIComponent(c.name)}`, { method: 'DELETE' });
     await logged(r, 'broker disconnected');
     await eventually(async () => r.output().split('"message":"broker connected"').length > 2, 20_000, 'a reconnect');
@@ -139,7 +185,10 @@ describe('the service never logs a password or URL credentials', () => {
   }, 90_000);
 
   it('when the broker refuses its password, then the failures it logs carry no password', async () => {
-    const r = run({ MYSQL_URL: withCredentials(dbUrl, DB_USER, DB_PASSWORD), AMQP_URL: withCredentials(amqpUrl, MQ_USER, WRONG_MQ_PASSWORD) });
+    const r = run({
+      MYSQL_URL: withCredentials(dbUrl, DB_USER, DB_PASSWORD),
+      AMQP_URL: withCredentials(amqpUrl, MQ_USER, WRONG_MQ_PASSWORD),
+    });
     await logged(r, 'broker not reachable at start-up; orders are kept in the outbox until it is');
     await logged(r, 'listening');
     await logged(r, 'broker connection failed');
@@ -149,7 +198,10 @@ describe('the service never logs a password or URL credentials', () => {
   }, 60_000);
 
   it('when the database refuses its password, then start-up fails without logging it', async () => {
-    const r = run({ MYSQL_URL: withCredentials(dbUrl, DB_USER, WRONG_DB_PASSWORD), AMQP_URL: withCredentials(amqpUrl, MQ_USER, MQ_PASSWORD) });
+    const r = run({
+      MYSQL_URL: withCredentials(dbUrl, DB_USER, WRONG_DB_PASSWORD),
+      AMQP_URL: withCredentials(amqpUrl, MQ_USER, MQ_PASSWORD),
+    });
     const code = await Promise.race([r.exited, timeoutAfter(30_000)]);
     expect(code).toBe(1);
     expect(r.output()).toContain('"message":"start-up failed"');

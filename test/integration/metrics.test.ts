@@ -35,7 +35,8 @@ function labelsOf(text: string): { metric: string; label: string; value: string 
   for (const line of text.split('\n')) {
     const m = /^(\w+)\{(.*)\} /.exec(line);
     if (!m) continue;
-    for (const l of m[2]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) out.push({ metric: m[1]!, label: l[1]!, value: l[2]! });
+    for (const l of m[2]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      out.push({ metric: m[1]!, label: l[1]!, value: l[2]! });
   }
   return out;
 }
@@ -48,8 +49,14 @@ describe('order counters', () => {
       createdFlash: await metricValue(svc, 'order_timeout_orders_created_total', { category: 'flash' }),
       createdBooks: await metricValue(svc, 'order_timeout_orders_created_total', { category: 'books' }),
       paidBooks: await metricValue(svc, 'order_timeout_orders_paid_total', { category: 'books' }),
-      closedFlash: await metricValue(svc, 'order_timeout_orders_closed_total', { source: 'timeout', category: 'flash' }),
-      latenessFlash: await metricValue(svc, 'order_timeout_close_lateness_seconds_count', { source: 'timeout', category: 'flash' }),
+      closedFlash: await metricValue(svc, 'order_timeout_orders_closed_total', {
+        source: 'timeout',
+        category: 'flash',
+      }),
+      latenessFlash: await metricValue(svc, 'order_timeout_close_lateness_seconds_count', {
+        source: 'timeout',
+        category: 'flash',
+      }),
     };
 
     const timedOut = [await order(flash), await order(flash)];
@@ -61,14 +68,34 @@ describe('order counters', () => {
     expect((await svc.api('POST', `/orders/${paid.id}/pay`, { paymentRef: 'pay-1' })).status).toBe(200);
     for (const o of timedOut) await waitForStatus(svc, o.id, 'CLOSED', 10_000);
 
-    await eventually(async () => (await metricValue(svc, 'order_timeout_orders_closed_total', { source: 'timeout', category: 'flash' })) >= before.closedFlash + 2, 5_000, 'the closes to be counted');
-    expect(await metricValue(svc, 'order_timeout_orders_created_total', { category: 'flash' })).toBe(before.createdFlash + 2);
-    expect(await metricValue(svc, 'order_timeout_orders_created_total', { category: 'books' })).toBe(before.createdBooks + 1);
+    await eventually(
+      async () =>
+        (await metricValue(svc, 'order_timeout_orders_closed_total', { source: 'timeout', category: 'flash' })) >=
+        before.closedFlash + 2,
+      5_000,
+      'the closes to be counted',
+    );
+    expect(await metricValue(svc, 'order_timeout_orders_created_total', { category: 'flash' })).toBe(
+      before.createdFlash + 2,
+    );
+    expect(await metricValue(svc, 'order_timeout_orders_created_total', { category: 'books' })).toBe(
+      before.createdBooks + 1,
+    );
     expect(await metricValue(svc, 'order_timeout_orders_paid_total', { category: 'books' })).toBe(before.paidBooks + 1);
-    expect(await metricValue(svc, 'order_timeout_orders_closed_total', { source: 'timeout', category: 'flash' })).toBe(before.closedFlash + 2);
-    expect(await metricValue(svc, 'order_timeout_close_lateness_seconds_count', { source: 'timeout', category: 'flash' })).toBe(before.latenessFlash + 2);
+    expect(await metricValue(svc, 'order_timeout_orders_closed_total', { source: 'timeout', category: 'flash' })).toBe(
+      before.closedFlash + 2,
+    );
+    expect(
+      await metricValue(svc, 'order_timeout_close_lateness_seconds_count', { source: 'timeout', category: 'flash' }),
+    ).toBe(before.latenessFlash + 2);
     // Closed on time, so they sit in the under-a-minute bucket too.
-    expect(await metricValue(svc, 'order_timeout_close_lateness_seconds_bucket', { le: '60', source: 'timeout', category: 'flash' })).toBe(before.latenessFlash + 2);
+    expect(
+      await metricValue(svc, 'order_timeout_close_lateness_seconds_bucket', {
+        le: '60',
+        source: 'timeout',
+        category: 'flash',
+      }),
+    ).toBe(before.latenessFlash + 2);
     expect(await metricValue(svc, 'order_timeout_closer_batch_size_count')).toBeGreaterThan(0);
     expect(await metricValue(svc, 'order_timeout_closer_transaction_seconds_count')).toBeGreaterThan(0);
   });
@@ -86,17 +113,33 @@ describe('order counters', () => {
   test('when reading an overdue order closes it, then it is counted with source read and its category', async () => {
     const product = await makeProduct(svc, { category: 'readers' });
     const o = await order(product);
-    await svc.db('orders').where({ id: o.id }).update({ expires_at: new Date(Date.now() - 1_000) });
+    await svc
+      .db('orders')
+      .where({ id: o.id })
+      .update({ expires_at: new Date(Date.now() - 1_000) });
     const res = await svc.api('GET', `/orders/${o.id}`);
     expect(res.body.status).toBe('CLOSED');
-    expect(await metricValue(svc, 'order_timeout_orders_closed_total', { source: 'read', category: 'readers' })).toBe(1);
-    expect(await metricValue(svc, 'order_timeout_close_lateness_seconds_count', { source: 'read', category: 'readers' })).toBe(1);
+    expect(await metricValue(svc, 'order_timeout_orders_closed_total', { source: 'read', category: 'readers' })).toBe(
+      1,
+    );
+    expect(
+      await metricValue(svc, 'order_timeout_close_lateness_seconds_count', { source: 'read', category: 'readers' }),
+    ).toBe(1);
   });
 
   test('when the sweeper closes an overdue order that no message scheduled, then it is counted with source sweeper and its category', async () => {
     // Written straight to the database, without an outbox row: only the sweeper can close it.
     const now = new Date();
-    const [productId] = await svc.db('products').insert({ sku: 'swept-1', name: 'p', category: 'swept', price_cents: 1, stock: 0, stock_received: 1, created_at: now, updated_at: now });
+    const [productId] = await svc.db('products').insert({
+      sku: 'swept-1',
+      name: 'p',
+      category: 'swept',
+      price_cents: 1,
+      stock: 0,
+      stock_received: 1,
+      created_at: now,
+      updated_at: now,
+    });
     const [id] = await svc.db('orders').insert({
       customer_id: 'c',
       status: 'PENDING_PAYMENT',
@@ -109,18 +152,42 @@ describe('order counters', () => {
     orderIds.add(String(id));
     await svc.db('order_items').insert({ order_id: id, product_id: productId, quantity: 1, unit_price_cents: 1 });
     await waitForStatus(svc, String(id), 'CLOSED', 10_000);
-    await eventually(async () => (await metricValue(svc, 'order_timeout_orders_closed_total', { source: 'sweeper', category: 'swept' })) === 1, 5_000, 'the sweep to be counted');
+    await eventually(
+      async () =>
+        (await metricValue(svc, 'order_timeout_orders_closed_total', { source: 'sweeper', category: 'swept' })) === 1,
+      5_000,
+      'the sweep to be counted',
+    );
     // About a minute late: above the 15 s bucket, within the 60 s one (or 300 s on a slow machine).
-    expect(await metricValue(svc, 'order_timeout_close_lateness_seconds_bucket', { le: '15', source: 'sweeper', category: 'swept' })).toBe(0);
-    expect(await metricValue(svc, 'order_timeout_close_lateness_seconds_bucket', { le: '300', source: 'sweeper', category: 'swept' })).toBe(1);
+    expect(
+      await metricValue(svc, 'order_timeout_close_lateness_seconds_bucket', {
+        le: '15',
+        source: 'sweeper',
+        category: 'swept',
+      }),
+    ).toBe(0);
+    expect(
+      await metricValue(svc, 'order_timeout_close_lateness_seconds_bucket', {
+        le: '300',
+        source: 'sweeper',
+        category: 'swept',
+      }),
+    ).toBe(1);
   });
 });
 
 describe('closer metrics', () => {
   test('when a message is not a timeout message, then it is counted as parked with reason invalid', async () => {
     const before = await metricValue(svc, 'order_timeout_messages_parked_total', { reason: 'invalid' });
-    await publishRaw(svc.config.amqp.url, TIMEOUT_EXCHANGE, TIMEOUT_ROUTING_KEY, 'not json', { messageId: 'metrics-junk', contentType: 'application/json' });
-    await eventually(async () => (await metricValue(svc, 'order_timeout_messages_parked_total', { reason: 'invalid' })) === before + 1, 10_000, 'the message to be parked');
+    await publishRaw(svc.config.amqp.url, TIMEOUT_EXCHANGE, TIMEOUT_ROUTING_KEY, 'not json', {
+      messageId: 'metrics-junk',
+      contentType: 'application/json',
+    });
+    await eventually(
+      async () => (await metricValue(svc, 'order_timeout_messages_parked_total', { reason: 'invalid' })) === before + 1,
+      10_000,
+      'the message to be parked',
+    );
   });
 
   test("when a paid order's timeout arrives, then it is counted as skipped with the order's status", async () => {
@@ -128,7 +195,11 @@ describe('closer metrics', () => {
     const before = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' });
     const o = await order(twosec);
     expect((await svc.api('POST', `/orders/${o.id}/pay`, { paymentRef: 'p' })).status).toBe(200);
-    await eventually(async () => (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' })) > before, 10_000, 'the timeout to be skipped');
+    await eventually(
+      async () => (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' })) > before,
+      10_000,
+      'the timeout to be skipped',
+    );
   });
 });
 
@@ -156,7 +227,11 @@ describe('outbox backlog gauges', () => {
     } finally {
       await svc.db('outbox').where({ id }).del();
     }
-    await eventually(async () => (await metricValue(svc, 'order_timeout_outbox_waiting')) === 0, 10_000, 'the outbox to be empty');
+    await eventually(
+      async () => (await metricValue(svc, 'order_timeout_outbox_waiting')) === 0,
+      10_000,
+      'the outbox to be empty',
+    );
     expect(await metricValue(svc, 'order_timeout_outbox_oldest_age_seconds')).toBe(0);
   });
 
@@ -191,7 +266,11 @@ describe('labels', () => {
     expect(routes).toContain('/orders/:id');
     expect(routes).toContain('/orders/:id/pay');
     for (const r of routes) expect(r).not.toMatch(/\/\d/);
-    const categories = new Set(labels.filter((l) => l.metric === 'order_timeout_orders_created_total' && l.label === 'category').map((l) => l.value));
+    const categories = new Set(
+      labels
+        .filter((l) => l.metric === 'order_timeout_orders_created_total' && l.label === 'category')
+        .map((l) => l.value),
+    );
     expect(categories).toEqual(new Set(['flash', 'books', 'replayed', 'readers', 'twosec']));
   });
 });

@@ -54,7 +54,11 @@ test('when every publish fails and a full batch is waiting, then a relay round e
   expect(await roundWithin(relay, 3000)).toBe('returned');
   // One claim of one batch: each row claimed at most once, and released for the next round.
   expect(publishes).toBe(2);
-  const rows: { attempts: number; claimed_until: Date | null; sent_at: Date | null }[] = await db('outbox').select('attempts', 'claimed_until', 'sent_at');
+  const rows: { attempts: number; claimed_until: Date | null; sent_at: Date | null }[] = await db('outbox').select(
+    'attempts',
+    'claimed_until',
+    'sent_at',
+  );
   expect(Math.max(...rows.map((r) => r.attempts))).toBe(1);
   expect(rows.every((r) => r.sent_at === null && r.claimed_until === null)).toBe(true);
 });
@@ -66,7 +70,11 @@ test('when the broker drops in the middle of a round, then the round ends and th
   const relay = relayWith({ isConnected: () => checks++ === 0, publish: async () => undefined });
 
   expect(await roundWithin(relay, 3000)).toBe('returned');
-  const rows: { attempts: number; claimed_until: Date | null; sent_at: Date | null }[] = await db('outbox').select('attempts', 'claimed_until', 'sent_at');
+  const rows: { attempts: number; claimed_until: Date | null; sent_at: Date | null }[] = await db('outbox').select(
+    'attempts',
+    'claimed_until',
+    'sent_at',
+  );
   expect(Math.max(...rows.map((r) => r.attempts))).toBe(1);
   expect(rows.every((r) => r.sent_at === null && r.claimed_until === null)).toBe(true);
 });

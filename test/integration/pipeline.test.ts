@@ -1,6 +1,14 @@
 import { PARKED_QUEUE, TIMEOUT_EXCHANGE, TIMEOUT_QUEUE, TIMEOUT_ROUTING_KEY } from '../../src/messaging/topology';
 import { drainQueue, publishRaw } from '../support/amqp';
-import { makeOrder, makeProduct, metricValue, orderRow, stockOf, timeoutEvents, waitForStatus } from '../support/orders';
+import {
+  makeOrder,
+  makeProduct,
+  metricValue,
+  orderRow,
+  stockOf,
+  timeoutEvents,
+  waitForStatus,
+} from '../support/orders';
 import { eventually, sleep } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
@@ -15,7 +23,10 @@ beforeAll(async () => {
 afterAll(async () => svc?.destroy());
 
 const publishTimeout = (body: string | Buffer, messageId = `test-${Math.random()}`) =>
-  publishRaw(svc.config.amqp.url, TIMEOUT_EXCHANGE, TIMEOUT_ROUTING_KEY, body, { messageId, contentType: 'application/json' });
+  publishRaw(svc.config.amqp.url, TIMEOUT_EXCHANGE, TIMEOUT_ROUTING_KEY, body, {
+    messageId,
+    contentType: 'application/json',
+  });
 
 describe('closing on time', () => {
   test('when a 2 s order is left unpaid, then it closes within 1 s after its deadline and never before, and its stock comes back', async () => {
@@ -37,7 +48,10 @@ describe('closing on time', () => {
     expect(lateness).toBeLessThan(1000);
     expect(await stockOf(svc, product)).toBe(10);
     const events = (await svc.api('GET', `/orders/${order.id}/events`)).body;
-    expect(events.map((e: { event: string; source: string }) => `${e.event}/${e.source}`)).toEqual(['create/http', 'timeout/timeout']);
+    expect(events.map((e: { event: string; source: string }) => `${e.event}/${e.source}`)).toEqual([
+      'create/http',
+      'timeout/timeout',
+    ]);
   });
 
   test('when an order has a 3.5 s window, which is no delay level, then it reaches its deadline by hops and closes on time', async () => {
@@ -57,7 +71,11 @@ describe('orders that moved on', () => {
     const order = await makeOrder(svc, product, 2);
     expect((await svc.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'pay-1' })).status).toBe(200);
 
-    await eventually(async () => (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' })) > skippedBefore, 10_000, 'the timeout to be skipped');
+    await eventually(
+      async () => (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' })) > skippedBefore,
+      10_000,
+      'the timeout to be skipped',
+    );
     expect((await orderRow(svc, order.id)).status).toBe('PAID');
     expect(await stockOf(svc, product)).toBe(3);
     expect(await timeoutEvents(svc, order.id)).toBe(0);
@@ -70,7 +88,12 @@ describe('orders that moved on', () => {
     expect((await svc.api('POST', `/orders/${order.id}/cancel`)).status).toBe(200);
     expect(await stockOf(svc, product)).toBe(5);
 
-    await eventually(async () => (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CANCELLED' })) > skippedBefore, 10_000, 'the timeout to be skipped');
+    await eventually(
+      async () =>
+        (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CANCELLED' })) > skippedBefore,
+      10_000,
+      'the timeout to be skipped',
+    );
     expect((await orderRow(svc, order.id)).status).toBe('CANCELLED');
     expect(await stockOf(svc, product)).toBe(5);
   });
@@ -86,7 +109,12 @@ describe('duplicates', () => {
     await Promise.all([publishTimeout(body, 'dup-a'), publishTimeout(body, 'dup-b'), publishTimeout(body, 'dup-c')]);
 
     await waitForStatus(svc, order.id, 'CLOSED');
-    await eventually(async () => (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CLOSED' })) >= skippedBefore + 3, 10_000, 'all four deliveries to be handled');
+    await eventually(
+      async () =>
+        (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CLOSED' })) >= skippedBefore + 3,
+      10_000,
+      'all four deliveries to be handled',
+    );
     expect(await stockOf(svc, product)).toBe(10);
     expect(await timeoutEvents(svc, order.id)).toBe(1);
   });
@@ -96,18 +124,27 @@ describe('poison messages', () => {
   test('when messages are not JSON, lack an orderId or name an unknown order, then they are parked with a reason and other orders still close', async () => {
     await publishTimeout('this is not json', 'poison-not-json');
     await publishTimeout(JSON.stringify({ expiresAt: new Date().toISOString(), attempt: 0 }), 'poison-no-order');
-    await publishTimeout(JSON.stringify({ orderId: '999999999', expiresAt: new Date().toISOString(), attempt: 0 }), 'poison-unknown');
+    await publishTimeout(
+      JSON.stringify({ orderId: '999999999', expiresAt: new Date().toISOString(), attempt: 0 }),
+      'poison-unknown',
+    );
     await publishTimeout(JSON.stringify({ orderId: 12, expiresAt: 'yesterday', attempt: -1 }), 'poison-types');
 
     const product = await makeProduct(svc, { category: 'short' });
     const order = await makeOrder(svc, product);
     await waitForStatus(svc, order.id, 'CLOSED');
 
-    const parked = await eventually(async () => {
-      const all = await drainQueue(svc.config.amqp.url, PARKED_QUEUE);
-      return all.length >= 4 ? all : undefined;
-    }, 10_000, 'four parked messages');
-    const reasons = Object.fromEntries(parked.map((m) => [m.properties.messageId, String(m.properties.headers?.['x-park-reason'])]));
+    const parked = await eventually(
+      async () => {
+        const all = await drainQueue(svc.config.amqp.url, PARKED_QUEUE);
+        return all.length >= 4 ? all : undefined;
+      },
+      10_000,
+      'four parked messages',
+    );
+    const reasons = Object.fromEntries(
+      parked.map((m) => [m.properties.messageId, String(m.properties.headers?.['x-park-reason'])]),
+    );
     expect(reasons['poison-not-json']).toMatch(/not JSON/);
     expect(reasons['poison-no-order']).toMatch(/orderId/);
     expect(reasons['poison-unknown']).toMatch(/unknown order 999999999/);
@@ -115,7 +152,9 @@ describe('poison messages', () => {
     for (const m of parked) {
       expect(Date.parse(String(m.properties.headers?.['x-parked-at']))).not.toBeNaN();
     }
-    expect(parked.find((m) => m.properties.messageId === 'poison-not-json')!.content.toString()).toBe('this is not json');
+    expect(parked.find((m) => m.properties.messageId === 'poison-not-json')!.content.toString()).toBe(
+      'this is not json',
+    );
   });
 });
 
@@ -137,17 +176,30 @@ describe('racing pay against the timeout', () => {
     );
     expect(results.every((s) => s === 200 || s === 409)).toBe(true);
 
-    const rows = await eventually(async () => {
-      const all = await svc.db('orders').whereIn('id', orders.map((o) => o.id));
-      return all.every((r: { status: string }) => r.status !== 'PENDING_PAYMENT') ? all : undefined;
-    }, 15_000, 'every raced order to settle');
+    const rows = await eventually(
+      async () => {
+        const all = await svc.db('orders').whereIn(
+          'id',
+          orders.map((o) => o.id),
+        );
+        return all.every((r: { status: string }) => r.status !== 'PENDING_PAYMENT') ? all : undefined;
+      },
+      15_000,
+      'every raced order to settle',
+    );
     const paid = rows.filter((r: { status: string }) => r.status === 'PAID').map((r: { id: number }) => String(r.id));
     const closed = rows.filter((r: { status: string }) => r.status === 'CLOSED');
     expect(paid.length + closed.length).toBe(200);
     // A 200 from pay means PAID; a 409 means it lost to the timeout.
     orders.forEach((o, i) => expect(results[i] === 200).toBe(paid.includes(o.id)));
     expect(await stockOf(svc, product)).toBe(1000 - paid.length);
-    const terminal = await svc.db('order_events').whereIn('order_id', orders.map((o) => o.id)).whereIn('event', ['pay', 'timeout']);
+    const terminal = await svc
+      .db('order_events')
+      .whereIn(
+        'order_id',
+        orders.map((o) => o.id),
+      )
+      .whereIn('event', ['pay', 'timeout']);
     expect(terminal.length).toBe(200);
   });
 });
@@ -159,7 +211,14 @@ describe('the sweeper', () => {
       const product = await makeProduct(sweeping, { stock: 5 });
       const now = new Date();
       // Written straight into the database: no outbox row, so no timeout message will ever come.
-      const [id] = await sweeping.db('orders').insert({ customer_id: 'c', status: 'PENDING_PAYMENT', total_cents: 0, expires_at: new Date(now.getTime() - 1000), created_at: now, updated_at: now });
+      const [id] = await sweeping.db('orders').insert({
+        customer_id: 'c',
+        status: 'PENDING_PAYMENT',
+        total_cents: 0,
+        expires_at: new Date(now.getTime() - 1000),
+        created_at: now,
+        updated_at: now,
+      });
       await sweeping.db('order_items').insert({ order_id: id, product_id: product, quantity: 2, unit_price_cents: 0 });
       await sweeping.db('products').where({ id: product }).decrement('stock', 2);
 
@@ -177,10 +236,14 @@ test('the closer consumes order.timeout with a prefetch, and nothing is left una
   const product = await makeProduct(svc, { category: 'short' });
   const order = await makeOrder(svc, product);
   await waitForStatus(svc, order.id, 'CLOSED');
-  await eventually(async () => {
-    const q = (await fetch(`http://127.0.0.1:15672/api/queues/${encodeURIComponent(svc.vhost)}/${TIMEOUT_QUEUE}`, {
-      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
-    }).then((r) => r.json())) as { messages?: number; consumers?: number };
-    return q.consumers === 1 && q.messages === 0 ? true : undefined;
-  }, 15_000, 'order.timeout to be empty with one consumer');
+  await eventually(
+    async () => {
+      const q = (await fetch(`http://127.0.0.1:15672/api/queues/${encodeURIComponent(svc.vhost)}/${TIMEOUT_QUEUE}`, {
+        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+      }).then((r) => r.json())) as { messages?: number; consumers?: number };
+      return q.consumers === 1 && q.messages === 0 ? true : undefined;
+    },
+    15_000,
+    'order.timeout to be empty with one consumer',
+  );
 });

@@ -32,10 +32,14 @@ test('when the service gets SIGTERM while timeouts are falling due, then it drai
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
-  await eventually(async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-    return res?.status === 200 ? true : undefined;
-  }, 30_000, 'the child service to be ready');
+  await eventually(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      return res?.status === 200 ? true : undefined;
+    },
+    30_000,
+    'the child service to be ready',
+  );
   const ready = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { status: string };
   expect(ready.status).toBe('ready');
 
@@ -45,12 +49,22 @@ test('when the service gets SIGTERM while timeouts are falling due, then it drai
   child.kill('SIGTERM');
   const code = await exited;
   // Shown whole on failure: the exit code with every error the child logged.
-  expect({ code, errors: stderr.split('\n').filter((l) => l.includes('"level":"error"')) }).toEqual({ code: 0, errors: [] });
+  expect({ code, errors: stderr.split('\n').filter((l) => l.includes('"level":"error"')) }).toEqual({
+    code: 0,
+    errors: [],
+  });
 
-  const rows = await eventually(async () => {
-    const all = await svc.db('orders').whereIn('id', orders.map((o) => o.id));
-    return all.every((r: { status: string }) => r.status === 'CLOSED') ? all : undefined;
-  }, 20_000, 'every order to close');
+  const rows = await eventually(
+    async () => {
+      const all = await svc.db('orders').whereIn(
+        'id',
+        orders.map((o) => o.id),
+      );
+      return all.every((r: { status: string }) => r.status === 'CLOSED') ? all : undefined;
+    },
+    20_000,
+    'every order to close',
+  );
   expect(rows).toHaveLength(100);
   const stock = await svc.db('products').where({ id: product }).first();
   expect(stock.stock).toBe(1000);

@@ -10,14 +10,15 @@ let flashLateness: number[];
 const DAY = 86_400_000;
 const LAB_ORDERS = 100;
 
-const pay = async (id: string) => expect((await svc.api('POST', `/orders/${id}/pay`, { paymentRef: `pay-${id}` })).status).toBe(200);
+const pay = async (id: string) =>
+  expect((await svc.api('POST', `/orders/${id}/pay`, { paymentRef: `pay-${id}` })).status).toBe(200);
 const stats = async (query = '') => {
   const res = await svc.api('GET', `/stats/timeouts${query}`);
   expect(res.status).toBe(200);
   return res.body;
 };
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const byCategory = (body: { categories: { category: string }[] }): Record<string, any> => Object.fromEntries(body.categories.map((c) => [c.category, c]));
+const byCategory = (body: { categories: { category: string }[] }): Record<string, any> =>
+  Object.fromEntries(body.categories.map((c) => [c.category, c]));
 
 // One data set for the whole file, built through the API (plus one old category written straight to the database):
 //   flash (2 s window): 4 orders: 1 paid, 1 cancelled, 2 closed by timeout
@@ -25,7 +26,10 @@ const byCategory = (body: { categories: { category: string }[] }): Record<string
 //   fresh (5 m): 1 order of a book and a fresh product (the shorter window wins): pending
 //   lab: 100 orders created 2 days ago, all CLOSED, lateness 1..100 ms (the later created, the later closed)
 beforeAll(async () => {
-  svc = await startTestService({ delayLevels: '1s,2s,5s', orderPaymentTimeouts: { default: '15m', flash: '2s', fresh: '5m' } });
+  svc = await startTestService({
+    delayLevels: '1s,2s,5s',
+    orderPaymentTimeouts: { default: '15m', flash: '2s', fresh: '5m' },
+  });
   const flash = await makeProduct(svc, { category: 'flash' });
   const books = await makeProduct(svc, { category: 'books' });
   const fresh = await makeProduct(svc, { category: 'fresh' });
@@ -36,7 +40,13 @@ beforeAll(async () => {
   expect((await svc.api('POST', `/orders/${flashOrders[1].id}/cancel`)).status).toBe(200);
   const bookOrders = [await makeOrder(svc, books), await makeOrder(svc, books), await makeOrder(svc, books)];
   await pay(bookOrders[0].id);
-  const mixed = await svc.api('POST', '/orders', { customerId: 'c', items: [{ productId: books, quantity: 1 }, { productId: fresh, quantity: 1 }] });
+  const mixed = await svc.api('POST', '/orders', {
+    customerId: 'c',
+    items: [
+      { productId: books, quantity: 1 },
+      { productId: fresh, quantity: 1 },
+    ],
+  });
   expect(mixed.body.category).toBe('fresh');
   const closed = await Promise.all(flashOrders.slice(2).map((o) => waitForStatus(svc, o.id, 'CLOSED', 10_000)));
   flashLateness = closed.map((r) => r.closed_at!.getTime() - r.expires_at.getTime()).sort((a, b) => a - b);
@@ -66,9 +76,15 @@ describe('GET /stats/timeouts', () => {
     expect(Date.parse(body.until) - Date.parse(body.since)).toBe(DAY);
     const cats = byCategory(body);
     expect(Object.keys(cats).sort()).toEqual(['books', 'flash', 'fresh']);
-    expect(cats.flash).toEqual(expect.objectContaining({ created: 4, paid: 1, closedByTimeout: 2, cancelled: 1, pending: 0, timeoutRate: 0.5 }));
-    expect(cats.books).toEqual(expect.objectContaining({ created: 3, paid: 1, closedByTimeout: 0, cancelled: 0, pending: 2, timeoutRate: 0 }));
-    expect(cats.fresh).toEqual(expect.objectContaining({ created: 1, paid: 0, closedByTimeout: 0, cancelled: 0, pending: 1, timeoutRate: 0 }));
+    expect(cats.flash).toEqual(
+      expect.objectContaining({ created: 4, paid: 1, closedByTimeout: 2, cancelled: 1, pending: 0, timeoutRate: 0.5 }),
+    );
+    expect(cats.books).toEqual(
+      expect.objectContaining({ created: 3, paid: 1, closedByTimeout: 0, cancelled: 0, pending: 2, timeoutRate: 0 }),
+    );
+    expect(cats.fresh).toEqual(
+      expect.objectContaining({ created: 1, paid: 0, closedByTimeout: 0, cancelled: 0, pending: 1, timeoutRate: 0 }),
+    );
   });
 
   test('when categories differ in timeout rate, then the highest rate comes first (ties: more orders first)', async () => {
@@ -79,7 +95,12 @@ describe('GET /stats/timeouts', () => {
   test('when orders timed out, then p50, p99 and max lateness are those of their closed_at - expires_at; with none, they are null', async () => {
     const cats = byCategory(await stats());
     expect(flashLateness.every((ms) => ms >= 0)).toBe(true);
-    expect(cats.flash.latenessMs).toEqual({ p50: flashLateness[0], p99: flashLateness[1], max: flashLateness[1], samples: 2 });
+    expect(cats.flash.latenessMs).toEqual({
+      p50: flashLateness[0],
+      p99: flashLateness[1],
+      max: flashLateness[1],
+      samples: 2,
+    });
     expect(cats.books.latenessMs).toEqual({ p50: null, p99: null, max: null, samples: 0 });
   });
 
@@ -115,7 +136,9 @@ describe('GET /stats/timeouts', () => {
 
   test('when since is an ISO-8601 time, then only orders created at or after it count, and it is echoed back', async () => {
     // Half-way through the lab orders: the 50 created at or after it.
-    const labStart = ((await svc.db('orders').where({ category: 'lab' }).min({ t: 'created_at' }).first()) as { t: Date }).t;
+    const labStart = (
+      (await svc.db('orders').where({ category: 'lab' }).min({ t: 'created_at' }).first()) as { t: Date }
+    ).t;
     const since = new Date(labStart.getTime() + 50_000).toISOString();
     const body = await stats(`?since=${encodeURIComponent(since)}`);
     expect(body.since).toBe(since);
@@ -128,14 +151,25 @@ describe('GET /stats/timeouts', () => {
   test('when since is in the future, then there are no categories and the totals are zero', async () => {
     const body = await stats(`?since=${new Date(Date.now() + DAY).toISOString()}`);
     expect(body.categories).toEqual([]);
-    expect(body.totals).toEqual({ created: 0, paid: 0, closedByTimeout: 0, cancelled: 0, pending: 0, timeoutRate: 0, latenessMs: { p50: null, p99: null, max: null, samples: 0 } });
+    expect(body.totals).toEqual({
+      created: 0,
+      paid: 0,
+      closedByTimeout: 0,
+      cancelled: 0,
+      pending: 0,
+      timeoutRate: 0,
+      latenessMs: { p50: null, p99: null, max: null, samples: 0 },
+    });
   });
 
-  test.each(['yesterday', '24', '0s', '-1h', '2026-02-30T00:00:00Z', '2026-11-20T25:00:00Z', ''])('when since is %p, then it answers 400 problem+json naming the accepted forms', async (since) => {
-    const res = await svc.api('GET', `/stats/timeouts?since=${encodeURIComponent(since)}`);
-    expectProblem(res, 400, 'bad-request');
-    expect(res.body.detail).toMatch(/ISO-8601|duration|positive/);
-  });
+  test.each(['yesterday', '24', '0s', '-1h', '2026-02-30T00:00:00Z', '2026-11-20T25:00:00Z', ''])(
+    'when since is %p, then it answers 400 problem+json naming the accepted forms',
+    async (since) => {
+      const res = await svc.api('GET', `/stats/timeouts?since=${encodeURIComponent(since)}`);
+      expectProblem(res, 400, 'bad-request');
+      expect(res.body.detail).toMatch(/ISO-8601|duration|positive/);
+    },
+  );
 
   test('when since is given twice, then it answers 400 problem+json', async () => {
     expectProblem(await svc.api('GET', '/stats/timeouts?since=1h&since=2h'), 400, 'bad-request');

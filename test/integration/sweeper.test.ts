@@ -15,7 +15,16 @@ afterAll(async () => scratch?.destroy());
 // sorting (and locking) the whole overdue backlog by id; EXPLAIN shows no filesort. Observable: oldest first.
 test('when many orders are overdue, then a sweeper batch closes the oldest deadlines first', async () => {
   const now = new Date();
-  const [productId] = await db('products').insert({ sku: 'sweep-1', name: 'p', category: 'c', price_cents: 1, stock: 0, stock_received: 400, created_at: now, updated_at: now });
+  const [productId] = await db('products').insert({
+    sku: 'sweep-1',
+    name: 'p',
+    category: 'c',
+    price_cents: 1,
+    stock: 0,
+    stock_received: 400,
+    created_at: now,
+    updated_at: now,
+  });
   // 400 overdue pending orders; the lowest ids expired last, so id order and deadline order disagree.
   await db('orders').insert(
     Array.from({ length: 400 }, (_, i) => ({
@@ -28,7 +37,9 @@ test('when many orders are overdue, then a sweeper batch closes the oldest deadl
     })),
   );
   const ids: { id: number }[] = await db('orders').select('id');
-  await db('order_items').insert(ids.map(({ id }) => ({ order_id: id, product_id: productId, quantity: 1, unit_price_cents: 1 })));
+  await db('order_items').insert(
+    ids.map(({ id }) => ({ order_id: id, product_id: productId, quantity: 1, unit_price_cents: 1 })),
+  );
 
   const closed = await closeDueOrders(db, { source: 'sweeper', now: new Date(), limit: 5 });
 

@@ -10,7 +10,8 @@ import { deleteVhost, dropDatabase, management, scratchDatabaseUrl, scratchVhost
 
 const root = path.join(__dirname, '..', '..');
 const defaults = JSON.parse(readFileSync(path.join(root, 'config', 'default.json'), 'utf8'));
-const defaultTopology = () => buildTopology({ levels: parseDelayLevels(defaults.delayLevels), deliveryLimit: defaults.closer.deliveryLimit });
+const defaultTopology = () =>
+  buildTopology({ levels: parseDelayLevels(defaults.delayLevels), deliveryLimit: defaults.closer.deliveryLimit });
 
 describe('rabbitmq-definitions.json', () => {
   test('the committed file equals what `topology export` writes for the default configuration', () => {
@@ -26,18 +27,37 @@ describe('rabbitmq-definitions.json', () => {
       const strip = (items: Record<string, unknown>[]) => items.map(({ vhost: _v, ...rest }) => rest);
       await management(`/definitions/${encodeURIComponent(vhost)}`, {
         method: 'POST',
-        body: { queues: strip(definitions.queues), exchanges: strip(definitions.exchanges), bindings: strip(definitions.bindings) },
+        body: {
+          queues: strip(definitions.queues),
+          exchanges: strip(definitions.exchanges),
+          bindings: strip(definitions.bindings),
+        },
       });
-      const queues = (await management(`/queues/${encodeURIComponent(vhost)}`)) as { name: string; arguments: Record<string, unknown>; type: string }[];
+      const queues = (await management(`/queues/${encodeURIComponent(vhost)}`)) as {
+        name: string;
+        arguments: Record<string, unknown>;
+        type: string;
+      }[];
       for (const q of defaultTopology().queues) {
         const live = queues.find((l) => l.name === q.name);
         expect(live).toBeDefined();
         expect(live!.type).toBe('quorum');
         expect(live!.arguments).toEqual(q.arguments);
       }
-      const bindings = (await management(`/bindings/${encodeURIComponent(vhost)}`)) as { source: string; destination: string; routing_key: string }[];
-      expect(bindings.filter((b) => b.source === 'order.delay').map((b) => b.routing_key).sort()).toEqual(
-        parseDelayLevels(defaults.delayLevels).map((l) => l.name).sort(),
+      const bindings = (await management(`/bindings/${encodeURIComponent(vhost)}`)) as {
+        source: string;
+        destination: string;
+        routing_key: string;
+      }[];
+      expect(
+        bindings
+          .filter((b) => b.source === 'order.delay')
+          .map((b) => b.routing_key)
+          .sort(),
+      ).toEqual(
+        parseDelayLevels(defaults.delayLevels)
+          .map((l) => l.name)
+          .sort(),
       );
     } finally {
       await deleteVhost(vhost);
@@ -54,7 +74,9 @@ describe('declaring the topology', () => {
         await ch.assertQueue('order.timeout', { durable: true, arguments: { 'x-queue-type': 'classic' } });
       });
       const config = loadConfig({ http: { port: 0 }, amqp: { url }, mysql: { url: dbUrl } });
-      await expect(startService(config)).rejects.toThrow(/queue 'order\.timeout' .*already exists with a different x-[a-z-]+: the broker has none, this service wants/);
+      await expect(startService(config)).rejects.toThrow(
+        /queue 'order\.timeout' .*already exists with a different x-[a-z-]+: the broker has none, this service wants/,
+      );
     } finally {
       await deleteVhost(vhost);
       await dropDatabase(dbUrl);

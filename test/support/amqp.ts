@@ -16,7 +16,13 @@ export async function withChannel<T>(url: string, fn: (ch: ConfirmChannel) => Pr
 }
 
 /** Publishes raw bytes and waits for the broker's confirm. */
-export async function publishRaw(url: string, exchange: string, routingKey: string, body: Buffer | string, props: Options.Publish = {}): Promise<void> {
+export async function publishRaw(
+  url: string,
+  exchange: string,
+  routingKey: string,
+  body: Buffer | string,
+  props: Options.Publish = {},
+): Promise<void> {
   await withChannel(url, async (ch) => {
     ch.publish(exchange, routingKey, Buffer.isBuffer(body) ? body : Buffer.from(body), { persistent: true, ...props });
     await ch.waitForConfirms();

@@ -6,17 +6,33 @@ export async function makeProduct(
   service: TestService,
   fields: Partial<{ sku: string; name: string; category: string; priceCents: number; stock: number }> = {},
 ): Promise<{ id: string; sku: string; name: string; category: string; priceCents: number; stock: number }> {
-  const body = { sku: `sku-${randomBytes(6).toString('hex')}`, name: 'Test product', category: 'books', priceCents: 1250, stock: 100, ...fields };
+  const body = {
+    sku: `sku-${randomBytes(6).toString('hex')}`,
+    name: 'Test product',
+    category: 'books',
+    priceCents: 1250,
+    stock: 100,
+    ...fields,
+  };
   const res = await service.api('POST', '/products', body);
   if (res.status !== 201) throw new Error(`POST /products answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body;
 }
 
 /** A PENDING_PAYMENT order through the API. */
-export async function makeOrder(service: TestService, items: { productId: string; quantity: number }[], customerId = 'cust-1') {
+export async function makeOrder(
+  service: TestService,
+  items: { productId: string; quantity: number }[],
+  customerId = 'cust-1',
+) {
   const res = await service.api('POST', '/orders', { customerId, items });
   if (res.status !== 201) throw new Error(`POST /orders answered ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body as { id: string; status: string; expiresAt: string; items: { productId: string; quantity: number; unitPriceCents: number }[] };
+  return res.body as {
+    id: string;
+    status: string;
+    expiresAt: string;
+    items: { productId: string; quantity: number; unitPriceCents: number }[];
+  };
 }
 
 export async function stockOf(service: TestService, productId: string): Promise<number> {
@@ -31,7 +47,10 @@ export async function stockInDb(service: TestService, productId: string): Promis
   return Number(row.stock);
 }
 
-export async function eventsOf(service: TestService, orderId: string): Promise<{ event: string; from: string | null; to: string; source: string; at: string }[]> {
+export async function eventsOf(
+  service: TestService,
+  orderId: string,
+): Promise<{ event: string; from: string | null; to: string; source: string; at: string }[]> {
   const res = await service.api('GET', `/orders/${orderId}/events`);
   if (res.status !== 200) throw new Error(`GET /orders/${orderId}/events answered ${res.status}`);
   return res.body;
@@ -57,7 +76,10 @@ export function expectProblem(res: ApiResponse, status: number, type?: string): 
 
 /** Moves an order's deadline into the past, straight in the database (as if its window had run out). */
 export async function expireInDb(service: TestService, orderId: string, agoMs = 1_000): Promise<void> {
-  const changed = await service.db('orders').where({ id: orderId }).update({ expires_at: new Date(Date.now() - agoMs) });
+  const changed = await service
+    .db('orders')
+    .where({ id: orderId })
+    .update({ expires_at: new Date(Date.now() - agoMs) });
   if (changed !== 1) throw new Error(`order ${orderId} not found`);
 }
 

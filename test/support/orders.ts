@@ -4,7 +4,10 @@ import { eventually } from './scratch';
 let skuCounter = 0;
 
 /** Creates a product through the API and returns its id. */
-export async function makeProduct(svc: TestService, opts: { category?: string; stock?: number; priceCents?: number } = {}): Promise<string> {
+export async function makeProduct(
+  svc: TestService,
+  opts: { category?: string; stock?: number; priceCents?: number } = {},
+): Promise<string> {
   const res = await svc.api('POST', '/products', {
     sku: `sku-${process.pid}-${Date.now()}-${skuCounter++}`,
     name: 'Test product',
@@ -16,7 +19,6 @@ export async function makeProduct(svc: TestService, opts: { category?: string; s
   return res.body.id;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function makeOrder(svc: TestService, productId: string, quantity = 1): Promise<any> {
   const res = await svc.api('POST', '/orders', { customerId: 'customer-1', items: [{ productId, quantity }] });
   if (res.status !== 201) throw new Error(`order not created: ${res.status} ${JSON.stringify(res.body)}`);
@@ -24,7 +26,10 @@ export async function makeOrder(svc: TestService, productId: string, quantity = 
 }
 
 /** The order row straight from the database: reading through the API would itself close an overdue order. */
-export async function orderRow(svc: TestService, id: string): Promise<{ status: string; expires_at: Date; closed_at: Date | null }> {
+export async function orderRow(
+  svc: TestService,
+  id: string,
+): Promise<{ status: string; expires_at: Date; closed_at: Date | null }> {
   return svc.db('orders').where({ id }).first();
 }
 
@@ -34,10 +39,14 @@ export async function stockOf(svc: TestService, productId: string): Promise<numb
 }
 
 export async function waitForStatus(svc: TestService, id: string, status: string, timeoutMs = 15_000) {
-  return eventually(async () => {
-    const row = await orderRow(svc, id);
-    return row.status === status ? row : undefined;
-  }, timeoutMs, `order ${id} to be ${status}`);
+  return eventually(
+    async () => {
+      const row = await orderRow(svc, id);
+      return row.status === status ? row : undefined;
+    },
+    timeoutMs,
+    `order ${id} to be ${status}`,
+  );
 }
 
 /** Timeout events recorded for an order. */
@@ -47,7 +56,11 @@ export async function timeoutEvents(svc: TestService, id: string): Promise<numbe
 }
 
 /** Reads one counter sample from /metrics (0 when absent). */
-export async function metricValue(svc: TestService, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  svc: TestService,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const res = await fetch(`${svc.baseUrl}/metrics`);
   const text = await res.text();
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);

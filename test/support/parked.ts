@@ -11,7 +11,9 @@ import { deleteVhost, scratchVhost } from './scratch';
  */
 export async function topologyVhost(): Promise<{ vhost: string; url: string; destroy(): Promise<void> }> {
   const { vhost, url } = await scratchVhost();
-  await withChannel(url, (ch) => assertTopology(ch, buildTopology({ levels: parseDelayLevels('1s,2s,5s'), deliveryLimit: 5 })));
+  await withChannel(url, (ch) =>
+    assertTopology(ch, buildTopology({ levels: parseDelayLevels('1s,2s,5s'), deliveryLimit: 5 })),
+  );
   return { vhost, url, destroy: () => deleteVhost(vhost) };
 }
 

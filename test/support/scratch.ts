@@ -11,7 +11,12 @@ const suffix = () => randomBytes(4).toString('hex');
 
 function serverOf(url: string) {
   const u = new URL(url);
-  return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password) };
+  return {
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username || 'root'),
+    password: decodeURIComponent(u.password),
+  };
 }
 
 /** A database of its own for one test file; the service creates and migrates it. */
@@ -34,13 +39,16 @@ export async function dropDatabase(url: string): Promise<void> {
 /** Calls the RabbitMQ management API (credentials from the URL). */
 export async function management(path: string, init: { method?: string; body?: unknown } = {}): Promise<unknown> {
   const base = new URL(MANAGEMENT);
-  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64');
+  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString(
+    'base64',
+  );
   const res = await fetch(`${base.protocol}//${base.host}/api${path}`, {
     method: init.method ?? 'GET',
     headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json' },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
-  if (!res.ok && res.status !== 404) throw new Error(`management ${init.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`);
+  if (!res.ok && res.status !== 404)
+    throw new Error(`management ${init.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`);
   if (res.status === 404) return undefined;
   const text = await res.text();
   return text ? JSON.parse(text) : undefined;
@@ -51,7 +59,10 @@ export async function scratchVhost(): Promise<{ vhost: string; url: string }> {
   const vhost = `ot-test-${suffix()}`;
   await management(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'PUT', body: {} });
   const user = decodeURIComponent(new URL(AMQP_BASE).username || 'guest');
-  await management(`/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
+  await management(`/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, {
+    method: 'PUT',
+    body: { configure: '.*', write: '.*', read: '.*' },
+  });
   const u = new URL(AMQP_BASE);
   u.pathname = `/${encodeURIComponent(vhost)}`;
   return { vhost, url: u.toString() };
@@ -64,7 +75,11 @@ export async function deleteVhost(vhost: string): Promise<void> {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -75,7 +90,9 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
 }
 
 /** A migrated scratch database and a knex on it, with no service running: only the test's own transactions. */
-export async function migratedScratchDatabase(poolSize = 4): Promise<{ url: string; db: Knex; destroy(): Promise<void> }> {
+export async function migratedScratchDatabase(
+  poolSize = 4,
+): Promise<{ url: string; db: Knex; destroy(): Promise<void> }> {
   const url = scratchDatabaseUrl();
   await migrateDatabase({ url });
   const db = connectDatabase({ url, poolSize });
@@ -97,7 +114,11 @@ export async function insertUnsentOutbox(db: Knex, count: number, claimedUntil: 
       message_id: randomUUID(),
       kind: 'order.timeout',
       order_id: null,
-      payload: JSON.stringify({ orderId: '1', expiresAt: new Date(now.getTime() + 3_600_000).toISOString(), attempt: 0 }),
+      payload: JSON.stringify({
+        orderId: '1',
+        expiresAt: new Date(now.getTime() + 3_600_000).toISOString(),
+        attempt: 0,
+      }),
       created_at: now,
       claimed_by: claimedUntil ? 'someone-else' : null,
       claimed_until: claimedUntil,

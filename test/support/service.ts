@@ -15,7 +15,6 @@ export interface TestService extends ServiceHandle {
 export interface ApiResponse {
   status: number;
   headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
 

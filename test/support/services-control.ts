@@ -4,7 +4,8 @@ import { sleep } from './scratch';
 
 // How the disruptive tests stop and start the shared services; override for another machine's setup.
 const DB_STOP = process.env.TEST_DB_STOP_CMD ?? 'mysqladmin -uroot -h127.0.0.1 shutdown';
-const DB_START = process.env.TEST_DB_START_CMD ?? 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd';
+const DB_START =
+  process.env.TEST_DB_START_CMD ?? 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd';
 const DB_PING = process.env.TEST_DB_PING_CMD ?? 'mysqladmin -uroot -h127.0.0.1 ping';
 
 // Asynchronous on purpose: the service under test shares this process, and a blocked event loop would

@@ -48,11 +48,15 @@ describe('production refuses the guest user on a broker that is not on this mach
   });
 
   it.each([undefined, 'development', 'test'])('when NODE_ENV is %s, then guest on a remote host is accepted', (env) => {
-    expect(parseConfig(raw('amqp://guest:guest@rabbit.internal'), env).amqp.url).toBe('amqp://guest:guest@rabbit.internal');
+    expect(parseConfig(raw('amqp://guest:guest@rabbit.internal'), env).amqp.url).toBe(
+      'amqp://guest:guest@rabbit.internal',
+    );
   });
 
   it('when the user is guest spelled with percent-encoding, then it is still refused', () => {
-    expect(thrown(() => parseConfig(raw('amqp://%67uest:guest@rabbit.internal'), 'production'))).toBeInstanceOf(ConfigError);
+    expect(thrown(() => parseConfig(raw('amqp://%67uest:guest@rabbit.internal'), 'production'))).toBeInstanceOf(
+      ConfigError,
+    );
   });
 });
 
@@ -73,16 +77,30 @@ describe('isLoopbackHost', () => {
 
 describe('HTTP server timeouts', () => {
   it('when given as durations, then they parse to milliseconds', () => {
-    expect(parseConfig(raw('amqp://guest:guest@127.0.0.1', { requestTimeout: '5s', headersTimeout: '1500ms' })).http).toMatchObject({
+    expect(
+      parseConfig(raw('amqp://guest:guest@127.0.0.1', { requestTimeout: '5s', headersTimeout: '1500ms' })).http,
+    ).toMatchObject({
       requestTimeout: 5_000,
       headersTimeout: 1_500,
     });
   });
 
   it.each([
-    ['headersTimeout longer than requestTimeout', { requestTimeout: '5s', headersTimeout: '10s' }, 'http.headersTimeout'],
-    ['a requestTimeout that is not a duration', { requestTimeout: 'soon' }, 'http.requestTimeout (HTTP_REQUEST_TIMEOUT)'],
-    ['a zero requestTimeout (which Node reads as "never")', { requestTimeout: '0s', headersTimeout: '0s' }, 'http.requestTimeout'],
+    [
+      'headersTimeout longer than requestTimeout',
+      { requestTimeout: '5s', headersTimeout: '10s' },
+      'http.headersTimeout',
+    ],
+    [
+      'a requestTimeout that is not a duration',
+      { requestTimeout: 'soon' },
+      'http.requestTimeout (HTTP_REQUEST_TIMEOUT)',
+    ],
+    [
+      'a zero requestTimeout (which Node reads as "never")',
+      { requestTimeout: '0s', headersTimeout: '0s' },
+      'http.requestTimeout',
+    ],
   ])('when %s, then it throws a ConfigError naming the key', (_name, http, key) => {
     const err = thrown(() => parseConfig(raw('amqp://guest:guest@127.0.0.1', http)));
     expect(err).toBeInstanceOf(ConfigError);

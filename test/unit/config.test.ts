@@ -3,7 +3,10 @@ import defaults from '../../config/default.json';
 import { ConfigError, parseConfig, redactUrl, type AppConfig } from '../../src/config';
 
 /** The raw default config with some keys replaced, as node-config would hand it over. */
-function raw(over: Record<string, unknown> = {}, nested: Record<string, Record<string, unknown>> = {}): Record<string, unknown> {
+function raw(
+  over: Record<string, unknown> = {},
+  nested: Record<string, Record<string, unknown>> = {},
+): Record<string, unknown> {
   const base = JSON.parse(JSON.stringify(defaults)) as Record<string, Record<string, unknown>>;
   for (const [section, values] of Object.entries(nested)) base[section] = { ...base[section], ...values };
   return { ...base, ...over };
@@ -14,7 +17,7 @@ function configError(input: unknown): ConfigError {
     parseConfig(input);
   } catch (err) {
     if (err instanceof ConfigError) return err;
-    throw new Error(`expected a ConfigError, got ${String(err)}`);
+    throw new Error(`expected a ConfigError, got ${String(err)}`, { cause: err });
   }
   throw new Error('expected parseConfig to throw');
 }
@@ -35,7 +38,13 @@ describe('parseConfig', () => {
     const config = parseConfig(
       raw(
         { delayLevels: '2s, 10s,1m', orderPaymentTimeouts: '{"default":"10m","fresh":"30s"}' },
-        { http: { port: '8080' }, sweeper: { interval: '45s' }, log: { level: 'debug' }, amqp: { url: 'amqps://u:p@broker:5671/v' }, mysql: { url: 'mysql://u:p@db:3307/shop' } },
+        {
+          http: { port: '8080' },
+          sweeper: { interval: '45s' },
+          log: { level: 'debug' },
+          amqp: { url: 'amqps://u:p@broker:5671/v' },
+          mysql: { url: 'mysql://u:p@db:3307/shop' },
+        },
       ),
     );
     expect(config.http.port).toBe(8080);
@@ -51,9 +60,27 @@ describe('parseConfig', () => {
     ['DELAY_LEVELS=5x', { delayLevels: '5x' }, {}, 'delayLevels', 'DELAY_LEVELS'],
     ['DELAY_LEVELS empty', { delayLevels: '' }, {}, 'delayLevels', 'DELAY_LEVELS'],
     ['DELAY_LEVELS with a duplicate', { delayLevels: '1s,1s' }, {}, 'delayLevels', 'DELAY_LEVELS'],
-    ['ORDER_PAYMENT_TIMEOUTS not JSON', { orderPaymentTimeouts: '{default: 15m' }, {}, 'orderPaymentTimeouts', 'ORDER_PAYMENT_TIMEOUTS'],
-    ['ORDER_PAYMENT_TIMEOUTS with a bad window', { orderPaymentTimeouts: '{"default":"15m","fresh":"soon"}' }, {}, 'orderPaymentTimeouts.fresh', 'ORDER_PAYMENT_TIMEOUTS'],
-    ['ORDER_PAYMENT_TIMEOUTS without default', { orderPaymentTimeouts: '{"fresh":"5m"}' }, {}, 'orderPaymentTimeouts', 'ORDER_PAYMENT_TIMEOUTS'],
+    [
+      'ORDER_PAYMENT_TIMEOUTS not JSON',
+      { orderPaymentTimeouts: '{default: 15m' },
+      {},
+      'orderPaymentTimeouts',
+      'ORDER_PAYMENT_TIMEOUTS',
+    ],
+    [
+      'ORDER_PAYMENT_TIMEOUTS with a bad window',
+      { orderPaymentTimeouts: '{"default":"15m","fresh":"soon"}' },
+      {},
+      'orderPaymentTimeouts.fresh',
+      'ORDER_PAYMENT_TIMEOUTS',
+    ],
+    [
+      'ORDER_PAYMENT_TIMEOUTS without default',
+      { orderPaymentTimeouts: '{"fresh":"5m"}' },
+      {},
+      'orderPaymentTimeouts',
+      'ORDER_PAYMENT_TIMEOUTS',
+    ],
     ['HTTP_PORT=abc', {}, { http: { port: 'abc' } }, 'http.port', 'HTTP_PORT'],
     ['HTTP_PORT=70000', {}, { http: { port: '70000' } }, 'http.port', 'HTTP_PORT'],
     ['SWEEP_INTERVAL=often', {}, { sweeper: { interval: 'often' } }, 'sweeper.interval', 'SWEEP_INTERVAL'],

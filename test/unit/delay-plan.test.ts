@@ -4,7 +4,9 @@ const levels = parseDelayLevels('1s,5s,30s,1m,5m,15m,30m,1h,2h,6h,24h');
 
 describe('parseDelayLevels', () => {
   it('when given the default list, then it returns the levels ascending with canonical names', () => {
-    expect(levels.map((l) => l.ms)).toEqual([1, 5, 30, 60, 300, 900, 1_800, 3_600, 7_200, 21_600, 86_400].map((s) => s * 1_000));
+    expect(levels.map((l) => l.ms)).toEqual(
+      [1, 5, 30, 60, 300, 900, 1_800, 3_600, 7_200, 21_600, 86_400].map((s) => s * 1_000),
+    );
     expect(levels.map((l) => l.name)).toEqual(['1s', '5s', '30s', '1m', '5m', '15m', '30m', '1h', '2h', '6h', '24h']);
     for (const level of levels) expect(parseDelayLevels(level.name)[0]!.ms).toBe(level.ms);
   });

@@ -35,8 +35,11 @@ describe('formatDuration', () => {
     expect(formatDuration(ms)).toBe(text);
   });
 
-  it.each(['1s', '15m', '250ms', '2h', '1d', '90s', '3.5s'])('when %p is formatted and parsed back, then the milliseconds are the same', (text) => {
-    const ms = parseDuration(text);
-    expect(parseDuration(formatDuration(ms))).toBe(ms);
-  });
+  it.each(['1s', '15m', '250ms', '2h', '1d', '90s', '3.5s'])(
+    'when %p is formatted and parsed back, then the milliseconds are the same',
+    (text) => {
+      const ms = parseDuration(text);
+      expect(parseDuration(formatDuration(ms))).toBe(ms);
+    },
+  );
 });

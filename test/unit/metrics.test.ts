@@ -62,7 +62,9 @@ describe('order counters', () => {
     expect(text).toContain('order_timeout_orders_paid_total{category="fresh"} 1');
     expect(text).toContain('order_timeout_orders_closed_total{source="sweeper",category="fresh"} 1');
     expect(text).toContain('order_timeout_orders_closed_total{source="sweeper",category="books"} 1');
-    expect(text).toContain('order_timeout_close_lateness_seconds_bucket{le="0.005",source="sweeper",category="fresh"} 1');
+    expect(text).toContain(
+      'order_timeout_close_lateness_seconds_bucket{le="0.005",source="sweeper",category="fresh"} 1',
+    );
     expect(text).toContain('order_timeout_close_lateness_seconds_bucket{le="1",source="sweeper",category="books"} 0');
     expect(text).toContain('order_timeout_close_lateness_seconds_bucket{le="2",source="sweeper",category="books"} 1');
     expect(text).not.toMatch(/123456789|987654321/);

@@ -22,20 +22,30 @@ const pairs = ORDER_STATUSES.flatMap((s) => ORDER_EVENTS.map((e) => [s, e] as [O
 
 describe('order lifecycle table', () => {
   it('when listing states and events, then they are the six states and five events of the contract', () => {
-    expect([...ORDER_STATUSES].sort()).toEqual(['CANCELLED', 'CLOSED', 'COMPLETED', 'PAID', 'PENDING_PAYMENT', 'SHIPPED']);
+    expect([...ORDER_STATUSES].sort()).toEqual([
+      'CANCELLED',
+      'CLOSED',
+      'COMPLETED',
+      'PAID',
+      'PENDING_PAYMENT',
+      'SHIPPED',
+    ]);
     expect([...ORDER_EVENTS].sort()).toEqual(['cancel', 'complete', 'pay', 'ship', 'timeout']);
   });
 
-  it.each(pairs)('when the order is %s and the event is %s, then canTransition matches the contract table', (from, event) => {
-    const expected = CONTRACT[`${from} ${event}`];
-    expect(canTransition(from, event)).toBe(expected !== undefined);
-    const t = findTransition(from, event);
-    if (expected) {
-      expect(t).toMatchObject({ from, event, to: expected.to, stock: expected.stock });
-    } else {
-      expect(t).toBeUndefined();
-    }
-  });
+  it.each(pairs)(
+    'when the order is %s and the event is %s, then canTransition matches the contract table',
+    (from, event) => {
+      const expected = CONTRACT[`${from} ${event}`];
+      expect(canTransition(from, event)).toBe(expected !== undefined);
+      const t = findTransition(from, event);
+      if (expected) {
+        expect(t).toMatchObject({ from, event, to: expected.to, stock: expected.stock });
+      } else {
+        expect(t).toBeUndefined();
+      }
+    },
+  );
 
   it('when counting the table rows, then there are exactly the five legal transitions', () => {
     expect(TRANSITIONS).toHaveLength(5);
@@ -47,19 +57,28 @@ describe('order lifecycle table', () => {
     expect(findTransition('PENDING_PAYMENT', 'timeout')!.deadline).toBe('after');
   });
 
-  it.each(['CANCELLED', 'CLOSED', 'COMPLETED'] as OrderStatus[])('when the order is %s, then no event moves it (terminal state)', (s) => {
-    for (const e of ORDER_EVENTS) expect(canTransition(s, e)).toBe(false);
-  });
+  it.each(['CANCELLED', 'CLOSED', 'COMPLETED'] as OrderStatus[])(
+    'when the order is %s, then no event moves it (terminal state)',
+    (s) => {
+      for (const e of ORDER_EVENTS) expect(canTransition(s, e)).toBe(false);
+    },
+  );
 
-  it.each(ORDER_EVENTS.map((e) => [e]))('when asking which transition %s uses, then it is the single row for that event', (event) => {
-    const t = transitionFor(event);
-    expect(t.event).toBe(event);
-    expect(TRANSITIONS.filter((r) => r.event === event)).toEqual([t]);
-  });
+  it.each(ORDER_EVENTS.map((e) => [e]))(
+    'when asking which transition %s uses, then it is the single row for that event',
+    (event) => {
+      const t = transitionFor(event);
+      expect(t.event).toBe(event);
+      expect(TRANSITIONS.filter((r) => r.event === event)).toEqual([t]);
+    },
+  );
 
   it('when stock is released, then the transition is one out of PENDING_PAYMENT (stock goes back at most once)', () => {
     const releasing = TRANSITIONS.filter((t) => t.stock === 'release');
-    expect(releasing.map((t) => `${t.from} ${t.event}`).sort()).toEqual(['PENDING_PAYMENT cancel', 'PENDING_PAYMENT timeout']);
+    expect(releasing.map((t) => `${t.from} ${t.event}`).sort()).toEqual([
+      'PENDING_PAYMENT cancel',
+      'PENDING_PAYMENT timeout',
+    ]);
     // Nothing ever returns to PENDING_PAYMENT, so a release cannot happen twice.
     expect(TRANSITIONS.some((t) => t.to === 'PENDING_PAYMENT')).toBe(false);
   });

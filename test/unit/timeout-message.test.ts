@@ -1,7 +1,8 @@
 import { encodeTimeoutMessage, parseTimeoutMessage } from '../../src/domain/timeout-message';
 
 const good = { orderId: '42', expiresAt: '2026-11-21T10:15:00.000Z', attempt: 0 };
-const parse = (value: unknown) => parseTimeoutMessage(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)));
+const parse = (value: unknown) =>
+  parseTimeoutMessage(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)));
 
 describe('timeout message', () => {
   it('when a message is encoded and parsed back, then it is the same message', () => {

@@ -1,4 +1,11 @@
-import { buildTimeoutStats, parseSince, percentile, summarizeLateness, timeoutRate, type CategoryCounts } from '../../src/domain/timeout-stats';
+import {
+  buildTimeoutStats,
+  parseSince,
+  percentile,
+  summarizeLateness,
+  timeoutRate,
+  type CategoryCounts,
+} from '../../src/domain/timeout-stats';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
@@ -76,7 +83,12 @@ describe('timeoutRate', () => {
 });
 
 describe('buildTimeoutStats', () => {
-  const counts = (category: string, created: number, closedByTimeout: number, maxLatenessMs: number | null = null): CategoryCounts => ({
+  const counts = (
+    category: string,
+    created: number,
+    closedByTimeout: number,
+    maxLatenessMs: number | null = null,
+  ): CategoryCounts => ({
     category,
     created,
     paid: created - closedByTimeout,
@@ -127,7 +139,12 @@ describe('buildTimeoutStats', () => {
       timeoutRate: 0.25,
       latenessMs: { p50: 10, p99: 900, max: 900, samples: 5 },
     });
-    expect(stats.categories.find((c) => c.category === 'a')!.latenessMs).toEqual({ p50: 10, p99: 40, max: 40, samples: 2 });
+    expect(stats.categories.find((c) => c.category === 'a')!.latenessMs).toEqual({
+      p50: 10,
+      p99: 40,
+      max: 40,
+      samples: 2,
+    });
   });
 
   it('when a category has no closed orders, then its lateness is all null', () => {
@@ -171,10 +188,22 @@ describe('parseSince', () => {
     expect(parseSince(text, now).toISOString()).toBe(expected);
   });
 
-  it.each(['', 'yesterday', '24', 'h', '-1h', '0s', '1.5ms', '24 h', '2026-02-30', '2026-13-01T00:00:00Z', '2026-11-20T25:00:00Z', '2026-11-20T08:61Z', '1700000000', '2026/11/20'])(
-    'when since is %p, then it throws a message naming both accepted forms or the duration rule',
-    (text) => {
-      expect(() => parseSince(text, now)).toThrow(/ISO-8601|duration|positive/);
-    },
-  );
+  it.each([
+    '',
+    'yesterday',
+    '24',
+    'h',
+    '-1h',
+    '0s',
+    '1.5ms',
+    '24 h',
+    '2026-02-30',
+    '2026-13-01T00:00:00Z',
+    '2026-11-20T25:00:00Z',
+    '2026-11-20T08:61Z',
+    '1700000000',
+    '2026/11/20',
+  ])('when since is %p, then it throws a message naming both accepted forms or the duration rule', (text) => {
+    expect(() => parseSince(text, now)).toThrow(/ISO-8601|duration|positive/);
+  });
 });

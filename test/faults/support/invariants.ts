@@ -26,9 +26,17 @@ export const RESULTS_FILE = path.join(__dirname, '..', 'out', 'results.jsonl');
  * Counts what a scenario did to the orders, from the database alone. `acknowledgedIds` are the ids the
  * clients got a 201 for; `graceMs` is how far past its deadline a pending order counts as lost.
  */
-export async function countScenario(db: Knex, scenario: string, acknowledgedIds: readonly string[], graceMs = 5_000): Promise<ScenarioCounts> {
-  const [totals] = await db('orders')
-    .select(db.raw('COUNT(*) AS orders'), db.raw("SUM(status = 'CLOSED') AS closed"), db.raw("SUM(status = 'PAID') AS paid"));
+export async function countScenario(
+  db: Knex,
+  scenario: string,
+  acknowledgedIds: readonly string[],
+  graceMs = 5_000,
+): Promise<ScenarioCounts> {
+  const [totals] = await db('orders').select(
+    db.raw('COUNT(*) AS orders'),
+    db.raw("SUM(status = 'CLOSED') AS closed"),
+    db.raw("SUM(status = 'PAID') AS paid"),
+  );
   const ids = [...acknowledgedIds];
   let missing = 0;
   for (let i = 0; i < ids.length; i += 1000) {
@@ -67,5 +75,9 @@ export function report(c: ScenarioCounts): void {
   process.stdout.write(`${formatCounts(c)}\n`);
   mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
   appendFileSync(RESULTS_FILE, `${JSON.stringify(c)}\n`);
-  expect({ lost: c.lost, doubleRestock: c.doubleRestock, stockConserved: c.stockConserved }).toEqual({ lost: 0, doubleRestock: 0, stockConserved: true });
+  expect({ lost: c.lost, doubleRestock: c.doubleRestock, stockConserved: c.stockConserved }).toEqual({
+    lost: 0,
+    doubleRestock: 0,
+    stockConserved: true,
+  });
 }

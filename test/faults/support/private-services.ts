@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 
 // A RabbitMQ node and a MariaDB server of the fault suite's own, on other ports, so scenarios can kill -9,
 // SIGSTOP or stop them without touching the services every other test shares.
-const sh = async (cmd: string, env: Record<string, string> = {}) => (await promisify(exec)(cmd, { env: { ...process.env, ...env }, timeout: 120_000 })).stdout;
+const sh = async (cmd: string, env: Record<string, string> = {}) =>
+  (await promisify(exec)(cmd, { env: { ...process.env, ...env }, timeout: 120_000 })).stdout;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -34,7 +35,12 @@ const brokerEnv = () => ({
   RABBITMQ_PID_FILE: `${brokerDir}/rabbit.pid`,
 });
 
-const brokerUp = async () => (await fetch('http://127.0.0.1:15673/api/overview', { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } })).ok;
+const brokerUp = async () =>
+  (
+    await fetch('http://127.0.0.1:15673/api/overview', {
+      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+    })
+  ).ok;
 
 /** Starts the private node (fresh data unless `keepData`); resolves once its management API answers. */
 export async function startPrivateBroker(keepData = false): Promise<void> {
@@ -96,7 +102,9 @@ export async function startPrivateDatabase(): Promise<void> {
   if (!existsSync(`${dbDir}/data/mysql`)) {
     rmSync(dbDir, { recursive: true, force: true });
     mkdirSync(dbDir, { recursive: true });
-    await sh(`chown mysql:mysql ${dbDir} && mariadb-install-db --user=mysql --datadir=${dbDir}/data --auth-root-authentication-method=normal --skip-test-db`);
+    await sh(
+      `chown mysql:mysql ${dbDir} && mariadb-install-db --user=mysql --datadir=${dbDir}/data --auth-root-authentication-method=normal --skip-test-db`,
+    );
   }
   await sh(
     `start-stop-daemon --start --background --pidfile ${dbDir}/mariadb.pid --exec /usr/sbin/mariadbd -- --no-defaults --user=mysql --datadir=${dbDir}/data ` +
@@ -122,8 +130,19 @@ export const privateDatabaseUrl = (name: string) => `mysql://root@127.0.0.1:${PR
 
 /** A vhost of its own on the private node, so one scenario's leftovers never reach the next one's service. */
 export async function privateVhost(name: string): Promise<string> {
-  const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
-  await fetch(`http://127.0.0.1:15673/api/vhosts/${encodeURIComponent(name)}`, { method: 'PUT', headers: auth, body: '{}' });
-  await fetch(`http://127.0.0.1:15673/api/permissions/${encodeURIComponent(name)}/guest`, { method: 'PUT', headers: auth, body: JSON.stringify({ configure: '.*', write: '.*', read: '.*' }) });
+  const auth = {
+    authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`,
+    'content-type': 'application/json',
+  };
+  await fetch(`http://127.0.0.1:15673/api/vhosts/${encodeURIComponent(name)}`, {
+    method: 'PUT',
+    headers: auth,
+    body: '{}',
+  });
+  await fetch(`http://127.0.0.1:15673/api/permissions/${encodeURIComponent(name)}/guest`, {
+    method: 'PUT',
+    headers: auth,
+    body: JSON.stringify({ configure: '.*', write: '.*', read: '.*' }),
+  });
   return `${PRIVATE_BROKER.amqpUrl}/${encodeURIComponent(name)}`;
 }

@@ -8,7 +8,11 @@ export function reset(): void {
 
 export function printSummary(): void {
   if (!existsSync(RESULTS_FILE)) return;
-  const rows = readFileSync(RESULTS_FILE, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ScenarioCounts);
+  const rows = readFileSync(RESULTS_FILE, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ScenarioCounts);
   const header = 'scenario | orders | acknowledged | closed | paid | lost | double-restock | stock-conserved';
   process.stdout.write(`\nFault suite\n${header}\n${rows.map(formatCounts).join('\n')}\n`);
 }

@@ -5,8 +5,10 @@ import { eventually, management } from '../../support/scratch';
 
 const root = path.join(__dirname, '..', '..', '..');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export interface Reply { status: number; body: any }
+export interface Reply {
+  status: number;
+  body: any;
+}
 
 /** One JSON request against a service at `baseUrl` (in process or a child). */
 export async function call(baseUrl: string, method: string, route: string, body?: unknown): Promise<Reply> {
@@ -27,18 +29,32 @@ export async function call(baseUrl: string, method: string, route: string, body?
 
 let skus = 0;
 export async function createProduct(baseUrl: string, category: string, stock: number): Promise<string> {
-  const res = await call(baseUrl, 'POST', '/products', { sku: `fault-${process.pid}-${Date.now()}-${skus++}`, name: 'Fault product', category, priceCents: 1000, stock });
+  const res = await call(baseUrl, 'POST', '/products', {
+    sku: `fault-${process.pid}-${Date.now()}-${skus++}`,
+    name: 'Fault product',
+    category,
+    priceCents: 1000,
+    stock,
+  });
   if (res.status !== 201) throw new Error(`POST /products answered ${res.status}: ${JSON.stringify(res.body)}`);
   return String(res.body.id);
 }
 
-export interface CreatedOrder { id: string; expiresAt: string }
+export interface CreatedOrder {
+  id: string;
+  expiresAt: string;
+}
 
 /**
  * Creates `n` one-item orders with at most `concurrency` requests in flight. Returns the orders the service
  * acknowledged (201) and how many requests got something else.
  */
-export async function createOrders(baseUrl: string, productId: string, n: number, concurrency = 50): Promise<{ orders: CreatedOrder[]; failed: number }> {
+export async function createOrders(
+  baseUrl: string,
+  productId: string,
+  n: number,
+  concurrency = 50,
+): Promise<{ orders: CreatedOrder[]; failed: number }> {
   const orders: CreatedOrder[] = [];
   let failed = 0;
   let next = 0;
@@ -46,7 +62,10 @@ export async function createOrders(baseUrl: string, productId: string, n: number
     while (next < n) {
       next++;
       try {
-        const res = await call(baseUrl, 'POST', '/orders', { customerId: 'fault-customer', items: [{ productId, quantity: 1 }] });
+        const res = await call(baseUrl, 'POST', '/orders', {
+          customerId: 'fault-customer',
+          items: [{ productId, quantity: 1 }],
+        });
         if (res.status === 201) orders.push({ id: String(res.body.id), expiresAt: res.body.expiresAt });
         else failed++;
       } catch {
@@ -62,18 +81,31 @@ export async function createOrders(baseUrl: string, productId: string, n: number
 export async function statusCounts(db: Knex, ids: readonly string[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (let i = 0; i < ids.length; i += 1000) {
-    const rows: { status: string; n: number }[] = await db('orders').select('status').count({ n: '*' }).whereIn('id', ids.slice(i, i + 1000)).groupBy('status');
+    const rows: { status: string; n: number }[] = await db('orders')
+      .select('status')
+      .count({ n: '*' })
+      .whereIn('id', ids.slice(i, i + 1000))
+      .groupBy('status');
     for (const r of rows) out[r.status] = (out[r.status] ?? 0) + Number(r.n);
   }
   return out;
 }
 
 /** Waits until none of the given orders is PENDING_PAYMENT. */
-export async function waitUntilSettled(db: Knex, ids: readonly string[], timeoutMs: number, what = 'every order to leave PENDING_PAYMENT'): Promise<Record<string, number>> {
-  return eventually(async () => {
-    const counts = await statusCounts(db, ids);
-    return (counts.PENDING_PAYMENT ?? 0) === 0 ? counts : undefined;
-  }, timeoutMs, what);
+export async function waitUntilSettled(
+  db: Knex,
+  ids: readonly string[],
+  timeoutMs: number,
+  what = 'every order to leave PENDING_PAYMENT',
+): Promise<Record<string, number>> {
+  return eventually(
+    async () => {
+      const counts = await statusCounts(db, ids);
+      return (counts.PENDING_PAYMENT ?? 0) === 0 ? counts : undefined;
+    },
+    timeoutMs,
+    what,
+  );
 }
 
 /** How many releasing events (timeout/cancel) were recorded per source, for the given orders. */
@@ -92,7 +124,19 @@ export async function closeSources(db: Knex, ids: readonly string[]): Promise<Re
 }
 
 /** A queue as the management API shows it (undefined when missing). */
-export async function queueInfo(vhost: string, queue: string): Promise<{ messages: number; messages_ready: number; messages_unacknowledged: number; consumers: number; [k: string]: unknown } | undefined> {
+export async function queueInfo(
+  vhost: string,
+  queue: string,
+): Promise<
+  | {
+      messages: number;
+      messages_ready: number;
+      messages_unacknowledged: number;
+      consumers: number;
+      [k: string]: unknown;
+    }
+  | undefined
+> {
   return (await management(`/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`)) as never;
 }
 
@@ -111,16 +155,29 @@ export interface ChildService {
 }
 
 /** Starts `src/main.ts` as a real process on `mysqlUrl` / `amqpUrl`; resolves once /readyz answers 200. */
-export async function startChildService(env: { MYSQL_URL: string; AMQP_URL: string; [k: string]: string }): Promise<ChildService> {
+export async function startChildService(env: {
+  MYSQL_URL: string;
+  AMQP_URL: string;
+  [k: string]: string;
+}): Promise<ChildService> {
   const port = 40_000 + Math.floor(Math.random() * 20_000);
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/main.ts'], {
     cwd: root,
-    env: { ...process.env, NODE_ENV: 'test', HTTP_PORT: String(port), DELAY_LEVELS: '1s,2s,5s', LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      HTTP_PORT: String(port),
+      DELAY_LEVELS: '1s,2s,5s',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   let gone = false;
   void exited.then(() => (gone = true));
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -137,11 +194,15 @@ export async function startChildService(env: { MYSQL_URL: string; AMQP_URL: stri
     },
   };
   try {
-    await eventually(async () => {
-      if (gone) throw new Error(`child service exited during start-up: ${stderr}`);
-      const res = await fetch(`${baseUrl}/readyz`).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    }, 30_000, 'the child service to be ready');
+    await eventually(
+      async () => {
+        if (gone) throw new Error(`child service exited during start-up: ${stderr}`);
+        const res = await fetch(`${baseUrl}/readyz`).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      },
+      30_000,
+      'the child service to be ready',
+    );
   } catch (err) {
     await handle.kill();
     throw err;

@@ -9,7 +9,7 @@ import { outboxBacklog } from './db/outbox-repo';
 import { createHttpApp } from './http/app';
 import { errorMessage, logger, setLogLevel } from './log';
 import { createMetrics } from './metrics';
-import type { OrderContext } from './orders/order-context';
+import type { UseCaseDeps } from './orders/use-case-deps';
 import { startSweeper } from './jobs/sweeper';
 import { checkTopologyAtStart, connectBroker, type BrokerHealth } from './messaging/broker';
 import { Closer } from './messaging/closer';
@@ -21,7 +21,7 @@ import { buildTopology } from './messaging/topology';
 export interface ServiceHandle {
   port: number;
   db: Knex;
-  orders: OrderContext;
+  useCases: UseCaseDeps;
   stop(): Promise<void>;
 }
 
@@ -71,7 +71,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     observer: metrics.closer,
   });
 
-  const orders: OrderContext = {
+  const useCases: UseCaseDeps = {
     db,
     paymentTimeouts: config.orderPaymentTimeouts,
     now,
@@ -108,7 +108,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   };
 
   const app = createHttpApp({
-    orders,
+    useCases,
     bodyLimit: config.http.bodyLimit,
     readiness,
     metrics: metrics.registry,
@@ -137,7 +137,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   return {
     port,
     db,
-    orders,
+    useCases,
     async stop() {
       draining = true;
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -3,13 +3,16 @@ import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import { AppError } from '../errors';
 import { logger } from '../log';
-import type { OrderContext } from '../orders/order-context';
+import type { UseCaseDeps } from '../orders/use-case-deps';
 import { problemHandler } from './problem';
-import { orderRoutes } from './routes';
+import { orderRoutes } from './routes/orders';
+import { productRoutes } from './routes/products';
+import { statsRoutes } from './routes/stats';
 
 /** What the HTTP layer needs besides the order use cases. */
 export interface HttpDeps {
-  orders: OrderContext;
+  /** What the product, order and stats routes run their use cases with. */
+  useCases: UseCaseDeps;
   /** Largest accepted body in bytes. */
   bodyLimit: number;
   /** Resolves to the names of unreachable dependencies (empty when ready). */
@@ -62,7 +65,7 @@ export function createHttpApp(deps: HttpDeps): Express {
     res.type(deps.metrics.contentType).send(await deps.metrics.metrics());
   });
 
-  app.use(orderRoutes(deps.orders));
+  app.use(productRoutes(deps.useCases), orderRoutes(deps.useCases), statsRoutes(deps.useCases));
   app.use((req, _res) => {
     throw new AppError(404, 'not-found', 'Not found', `no route ${req.method} ${req.path}`);
   });

@@ -6,7 +6,7 @@ import { insertOrder, type Order, type OrderItem } from '../db/orders-repo';
 import { outboxInsert, type OutboxMessage } from '../db/outbox-repo';
 import { findIdempotentResponse, reserveIdempotencyKey, storeIdempotentResponse } from '../db/idempotency-repo';
 import { encodeTimeoutMessage } from '../domain/timeout-message';
-import type { OrderContext } from './order-context';
+import type { UseCaseDeps } from './use-case-deps';
 import { toOrderJson } from './order-json';
 
 export interface CreateOrderInput {
@@ -39,7 +39,7 @@ function canonicalJson(value: unknown): string {
  * (outbox) in one transaction. With an idempotency key, the same key and body return the first response.
  */
 export async function createOrder(
-  ctx: OrderContext,
+  ctx: UseCaseDeps,
   input: CreateOrderInput,
   idempotencyKey?: string,
 ): Promise<CreateOrderResult> {
@@ -136,7 +136,7 @@ export async function createOrder(
   }
 }
 
-async function replayIdempotent(ctx: OrderContext, key: string, requestHash: string): Promise<CreateOrderResult> {
+async function replayIdempotent(ctx: UseCaseDeps, key: string, requestHash: string): Promise<CreateOrderResult> {
   const stored = await findIdempotentResponse(ctx.db, key);
   if (!stored)
     throw new AppError(

@@ -9,13 +9,13 @@ import {
   type OrderEventRecord,
 } from '../db/orders-repo';
 import { retryOnConflict } from '../db/retry';
-import type { OrderContext } from './order-context';
+import type { UseCaseDeps } from './use-case-deps';
 
 /**
  * Closes the order if it is PENDING_PAYMENT past its deadline, so nobody ever sees, pays or ships an
  * expired order as pending. Returns the order as it now stands.
  */
-async function settleDeadline(ctx: OrderContext, order: Order, source: EventSource): Promise<Order> {
+async function settleDeadline(ctx: UseCaseDeps, order: Order, source: EventSource): Promise<Order> {
   const now = ctx.now();
   if (order.status !== 'PENDING_PAYMENT' || order.expiresAt.getTime() > now.getTime()) return order;
   const closed = await retryOnConflict(() => closeDueOrders(ctx.db, { orderIds: [order.id], source, now }));
@@ -23,13 +23,13 @@ async function settleDeadline(ctx: OrderContext, order: Order, source: EventSour
   return (await findOrder(ctx.db, order.id))!;
 }
 
-export async function readOrder(ctx: OrderContext, id: string): Promise<Order> {
+export async function readOrder(ctx: UseCaseDeps, id: string): Promise<Order> {
   const order = await findOrder(ctx.db, id);
   if (!order) throw notFound('order', id);
   return settleDeadline(ctx, order, 'read');
 }
 
-export async function readOrderEvents(ctx: OrderContext, id: string): Promise<OrderEventRecord[]> {
+export async function readOrderEvents(ctx: UseCaseDeps, id: string): Promise<OrderEventRecord[]> {
   await readOrder(ctx, id);
   return listOrderEvents(ctx.db, id);
 }
@@ -44,7 +44,7 @@ export interface ChangeOptions {
 
 /** Applies a buyer/merchant event (pay, cancel, ship, complete); 409 when the order's state forbids it. */
 export async function changeOrder(
-  ctx: OrderContext,
+  ctx: UseCaseDeps,
   id: string,
   event: Exclude<OrderEvent, 'timeout'>,
   opts: ChangeOptions = {},

@@ -1,8 +1,8 @@
 import { AppError, notFound } from '../errors';
 import { findProduct, insertProduct, type NewProduct, type Product } from '../db/products-repo';
-import type { OrderContext } from './order-context';
+import type { UseCaseDeps } from './use-case-deps';
 
-export async function createProduct(ctx: OrderContext, input: NewProduct): Promise<Product> {
+export async function createProduct(ctx: UseCaseDeps, input: NewProduct): Promise<Product> {
   try {
     return await insertProduct(ctx.db, input, ctx.now());
   } catch (err) {
@@ -13,7 +13,7 @@ export async function createProduct(ctx: OrderContext, input: NewProduct): Promi
   }
 }
 
-export async function readProduct(ctx: OrderContext, id: string): Promise<Product> {
+export async function readProduct(ctx: UseCaseDeps, id: string): Promise<Product> {
   const product = await findProduct(ctx.db, id);
   if (!product) throw notFound('product', id);
   return product;

@@ -1,4 +1,4 @@
-import { timeoutStats } from '../../src/orders/timeout-stats';
+import { readTimeoutStats } from '../../src/orders/read-timeout-stats';
 import { expectProblem } from '../support/fixtures';
 import { makeOrder, makeProduct, waitForStatus } from '../support/orders';
 import { startTestService, type TestService } from '../support/service';
@@ -178,7 +178,7 @@ describe('GET /stats/timeouts', () => {
 
 describe('lateness sample cap', () => {
   test('when a category has more closed orders than the sample limit, then p50/p99 come from the most recent ones and max stays exact', async () => {
-    const body = await timeoutStats(svc.orders, new Date(Date.now() - 3 * DAY), new Date(), 10);
+    const body = await readTimeoutStats(svc.useCases, new Date(Date.now() - 3 * DAY), new Date(), 10);
     const lab = body.categories.find((c) => c.category === 'lab')!;
     expect(lab.closedByTimeout).toBe(LAB_ORDERS);
     // The 10 most recently created lab orders were closed 91..100 ms late.

@@ -3,8 +3,8 @@ import type { ClosedOrder, Order } from '../db/orders-repo';
 import type { OutboxMessage } from '../db/outbox-repo';
 import type { PaymentTimeouts } from '../domain/payment-window';
 
-/** What the order use cases need from the running service. */
-export interface OrderContext {
+/** What every use case (orders, products, stats) needs from the running service: database, clock, policy, hooks. */
+export interface UseCaseDeps {
   db: Knex;
   /** Payment window per category, in ms. */
   paymentTimeouts: PaymentTimeouts;

@@ -1,6 +1,6 @@
 import { countOrdersByCategory, sampleLateness, sampleLatenessByCategory } from '../db/stats-repo';
 import { buildTimeoutStats, type TimeoutStats } from '../domain/timeout-stats';
-import type { OrderContext } from './order-context';
+import type { UseCaseDeps } from './use-case-deps';
 
 /**
  * Most closed orders per category (and overall) whose lateness is fetched for p50/p99: the most recently created
@@ -12,8 +12,8 @@ export const LATENESS_SAMPLE_LIMIT = 10_000;
  * Per category of the orders created from `since` to `until` (default: now): what became of them, timeout rate,
  * close lateness.
  */
-export async function timeoutStats(
-  ctx: Pick<OrderContext, 'db' | 'now'>,
+export async function readTimeoutStats(
+  ctx: Pick<UseCaseDeps, 'db' | 'now'>,
   since: Date,
   until = ctx.now(),
   sampleLimit = LATENESS_SAMPLE_LIMIT,

@@ -7,11 +7,30 @@ export interface TimeoutMessage {
   attempt: number;
 }
 
-const schema = z.object({
-  orderId: z.string().regex(/^[1-9]\d{0,18}$/, 'must be a decimal order id'),
-  expiresAt: z.string().datetime({ offset: true }),
-  attempt: z.number().int().min(0).max(1000),
+// Publishers in other languages write what their JSON library writes naturally: Python's pika examples send
+// the id as a number and leave `attempt` out. Both mean the same message, so both are accepted; a number is
+// taken only while it is an exact (safe) integer, since a larger one has already lost digits.
+const DECIMAL_ID = /^[1-9]\d{0,18}$/;
+const orderId = z.unknown().transform((value, ctx) => {
+  if (typeof value === 'string' && DECIMAL_ID.test(value)) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value);
+  ctx.addIssue({
+    code: z.ZodIssueCode.custom,
+    message:
+      typeof value === 'number'
+        ? 'must be a positive integer no larger than 2^53-1 (send larger ids as strings)'
+        : 'must be a decimal order id',
+  });
+  return z.NEVER;
 });
+
+const schema = z.object({
+  orderId,
+  expiresAt: z.string().datetime({ offset: true }),
+  attempt: z.number().int().min(0).max(1000).default(0),
+});
+
+const BOM = '\uFEFF';
 
 export type ParseResult = { ok: true; message: TimeoutMessage } | { ok: false; reason: string };
 
@@ -19,7 +38,9 @@ export type ParseResult = { ok: true; message: TimeoutMessage } | { ok: false; r
 export function parseTimeoutMessage(body: Buffer): ParseResult {
   let json: unknown;
   try {
-    json = JSON.parse(body.toString('utf8'));
+    // A UTF-8 byte order mark (some Windows tools and .NET encoders write one) is not part of the JSON.
+    const text = body.toString('utf8');
+    json = JSON.parse(text.startsWith(BOM) ? text.slice(1) : text);
   } catch {
     return { ok: false, reason: 'body is not JSON' };
   }

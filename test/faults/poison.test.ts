@@ -81,7 +81,11 @@ test('poison messages in order.timeout (not JSON, 10 MB, unknown orders, wrong t
       body: JSON.stringify({ orderId: '9223372036854775807', expiresAt: now, attempt: 3 }),
       reason: /unknown order 9223372036854775807/,
     },
-    { id: 'poison-id-number', body: JSON.stringify({ orderId: 12, expiresAt: now, attempt: 0 }), reason: /orderId/ },
+    {
+      id: 'poison-id-unsafe-number',
+      body: JSON.stringify({ orderId: 2 ** 53, expiresAt: now, attempt: 0 }),
+      reason: /orderId/,
+    },
     {
       id: 'poison-date',
       body: JSON.stringify({ orderId: victim, expiresAt: 'yesterday', attempt: 0 }),

@@ -120,6 +120,37 @@ describe('duplicates', () => {
   });
 });
 
+describe('messages from publishers in other languages', () => {
+  test('when a timeout names the order as a JSON number, leaves out attempt or starts with a UTF-8 BOM, then the closer handles it like its own message and parks nothing', async () => {
+    const product = await makeProduct(svc, { category: 'short', stock: 10 });
+    const order = await makeOrder(svc, product, 2);
+    await waitForStatus(svc, order.id, 'CLOSED');
+    const skippedBefore = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CLOSED' });
+
+    // What Python's json.dumps / pika send for the same timeout: each copy is understood, finds the order closed,
+    // and is skipped; a copy the closer could not read would be parked instead.
+    const asNumber = JSON.stringify({ orderId: Number(order.id), expiresAt: order.expiresAt, attempt: 0 });
+    const noAttempt = JSON.stringify({ orderId: order.id, expiresAt: order.expiresAt });
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(noAttempt)]);
+    await publishTimeout(asNumber, 'pika-number');
+    await publishTimeout(noAttempt, 'pika-no-attempt');
+    await publishTimeout(withBom, 'pika-bom');
+
+    await eventually(
+      async () =>
+        (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CLOSED' })) >= skippedBefore + 3,
+      10_000,
+      'all three copies to be skipped as already closed',
+    );
+    const parked = await drainQueue(svc.config.amqp.url, PARKED_QUEUE);
+    expect(parked.map((m) => m.properties.messageId)).not.toEqual(
+      expect.arrayContaining([expect.stringMatching(/^pika-/)]),
+    );
+    expect(await stockOf(svc, product)).toBe(10);
+    expect(await timeoutEvents(svc, order.id)).toBe(1);
+  });
+});
+
 describe('poison messages', () => {
   test('when messages are not JSON, lack an orderId or name an unknown order, then they are parked with a reason and other orders still close', async () => {
     await publishTimeout('this is not json', 'poison-not-json');

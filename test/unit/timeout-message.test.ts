@@ -21,13 +21,35 @@ describe('timeout message', () => {
     expect(parse({ ...good, expiresAt: '2026-11-21T11:15:00.000+01:00' }).ok).toBe(true);
   });
 
+  // What a Python (pika) publisher following the contract sends naturally: json.dumps with an int id, no attempt,
+  // or a body written with the utf-8-sig codec.
+  it('when orderId is a JSON number within the safe integer range, then it is accepted as that decimal id', () => {
+    expect(parse({ ...good, orderId: 42 })).toEqual({ ok: true, message: good });
+    expect(parse({ ...good, orderId: Number.MAX_SAFE_INTEGER })).toEqual({
+      ok: true,
+      message: { ...good, orderId: '9007199254740991' },
+    });
+  });
+
+  it('when attempt is left out, then it counts as the first attempt (0)', () => {
+    expect(parse({ orderId: '42', expiresAt: good.expiresAt })).toEqual({ ok: true, message: good });
+  });
+
+  it('when the body starts with a UTF-8 byte order mark, then the mark is ignored', () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), encodeTimeoutMessage(good)]);
+    expect(parseTimeoutMessage(body)).toEqual({ ok: true, message: good });
+  });
+
   it.each<[string, unknown, RegExp]>([
     ['not JSON', '{orderId: 1', /not JSON/],
     ['empty', '', /not JSON/],
     ['a JSON array', [good], /body/],
     ['JSON null', 'null', /body/],
     ['orderId missing', { expiresAt: good.expiresAt, attempt: 0 }, /^orderId/],
-    ['orderId a number', { ...good, orderId: 42 }, /^orderId/],
+    ['orderId a fractional number', { ...good, orderId: 4.2 }, /^orderId/],
+    ['orderId a number beyond 2^53', { ...good, orderId: 2 ** 53 }, /^orderId: .*as strings/],
+    ['orderId a negative number', { ...good, orderId: -42 }, /^orderId/],
+    ['orderId null', { ...good, orderId: null }, /^orderId/],
     ['orderId not decimal', { ...good, orderId: 'abc' }, /^orderId/],
     ['orderId zero-padded', { ...good, orderId: '042' }, /^orderId/],
     ['expiresAt not a time', { ...good, expiresAt: 'tomorrow' }, /^expiresAt/],

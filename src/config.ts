@@ -61,6 +61,16 @@ export interface AppConfig {
     /** How long published rows are kept for inspection (default 1h). */
     retainSent: number;
   };
+  idempotency: {
+    /** How long an `Idempotency-Key` and its first response are kept for replays (`IDEMPOTENCY_RETENTION`, default 24h). */
+    retention: number;
+  };
+  retention: {
+    /** How often expired rows (sent outbox rows, idempotency keys) are purged (default 1m). */
+    interval: number;
+    /** Rows deleted per statement while purging (default 1000). */
+    batchSize: number;
+  };
   sweeper: {
     /** How often the sweeper runs (`SWEEP_INTERVAL`, default 30s). */
     interval: number;
@@ -70,7 +80,12 @@ export interface AppConfig {
     batchSize: number;
   };
   shutdown: {
-    /** Longest a SIGTERM drain may take before the process exits anyway (default 20s). */
+    /**
+     * After SIGTERM, how long `/readyz` answers 503 while HTTP still serves (`SHUTDOWN_READINESS_DELAY`, default
+     * 5s), so a load balancer stops sending requests before the listener closes. 0 closes at once.
+     */
+    readinessDelay: number;
+    /** Longest a SIGTERM drain may take, readiness delay included, before the process exits anyway (`SHUTDOWN_TIMEOUT`, default 20s). */
     timeout: number;
   };
   log: {
@@ -90,6 +105,9 @@ const ENV_NAMES: Record<string, string> = {
   delayLevels: 'DELAY_LEVELS',
   orderPaymentTimeouts: 'ORDER_PAYMENT_TIMEOUTS',
   'sweeper.interval': 'SWEEP_INTERVAL',
+  'idempotency.retention': 'IDEMPOTENCY_RETENTION',
+  'shutdown.readinessDelay': 'SHUTDOWN_READINESS_DELAY',
+  'shutdown.timeout': 'SHUTDOWN_TIMEOUT',
   'log.level': 'LOG_LEVEL',
 };
 
@@ -102,6 +120,18 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
     return z.NEVER;
   }
 });
+
+/** A duration that may also be zero (`0`, `0s`): for delays that can be turned off. */
+const durationOrZero = z.union([z.string(), z.number()]).pipe(
+  z.union([
+    z.literal(0),
+    z
+      .string()
+      .regex(/^\s*0+\s*(ms|s|m|h|d)?\s*$/)
+      .transform(() => 0),
+    duration,
+  ]),
+);
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -129,7 +159,11 @@ const delayLevels = z.string().transform((value, ctx) => {
   }
 });
 
-const schema = z.object({
+// Every section is strict: a key the service does not know (a typo such as `closer.prefetchh`) stops start-up
+// instead of being silently ignored.
+const section = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
+
+const schema = section({
   http: z
     .object({
       port: z.coerce.number().int().min(0).max(65535),
@@ -145,26 +179,31 @@ const schema = z.object({
       message: 'must be at most http.requestTimeout',
       path: ['headersTimeout'],
     }),
-  amqp: z.object({
+  amqp: section({
     url: z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://'),
     heartbeat: duration,
     publishTimeout: duration,
     managementUrl: z.string().regex(/^https?:\/\//, 'must start with http:// or https://'),
   }),
-  mysql: z.object({ url: z.string().regex(/^mysql:\/\//, 'must start with mysql://'), poolSize: positiveInt }),
+  mysql: section({ url: z.string().regex(/^mysql:\/\//, 'must start with mysql://'), poolSize: positiveInt }),
   delayLevels,
   orderPaymentTimeouts: paymentTimeouts,
-  closer: z.object({
+  closer: section({
     prefetch: positiveInt,
     batchSize: positiveInt,
     concurrency: positiveInt,
     maxAttempts: positiveInt,
     deliveryLimit: positiveInt,
   }),
-  outbox: z.object({ relayInterval: duration, claimFor: duration, batchSize: positiveInt, retainSent: duration }),
-  sweeper: z.object({ interval: duration, grace: duration, batchSize: positiveInt }),
-  shutdown: z.object({ timeout: duration }),
-  log: z.object({ level: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']) }),
+  outbox: section({ relayInterval: duration, claimFor: duration, batchSize: positiveInt, retainSent: duration }),
+  idempotency: section({ retention: duration }),
+  retention: section({ interval: duration, batchSize: positiveInt }),
+  sweeper: section({ interval: duration, grace: duration, batchSize: positiveInt }),
+  shutdown: section({ readinessDelay: durationOrZero, timeout: duration }).refine((s) => s.readinessDelay < s.timeout, {
+    message: 'must be less than shutdown.timeout',
+    path: ['readinessDelay'],
+  }),
+  log: section({ level: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']) }),
 });
 
 export class ConfigError extends Error {}
@@ -209,7 +248,7 @@ export function parseConfig(raw: unknown, nodeEnv: string | undefined = process.
   const result = schema.safeParse(raw);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
-      const key = issue.path.join('.');
+      const key = issue.path.join('.') || '(top level)';
       const top = issue.path[0] === 'orderPaymentTimeouts' ? 'orderPaymentTimeouts' : key;
       const env = ENV_NAMES[key] ?? ENV_NAMES[top];
       return `  ${key}${env ? ` (${env})` : ''}: ${issue.message}`;

@@ -7,9 +7,10 @@ import { ConfigError, loadConfig, redactUrl, type AppConfig } from './config';
 import { connectDatabase, migrateDatabase } from './db/connect';
 import { outboxBacklog } from './db/outbox-repo';
 import { createHttpApp } from './http/app';
-import { errorMessage, logger, setLogLevel } from './log';
+import { errorFields, logger, setLogLevel } from './log';
 import { createMetrics } from './metrics';
 import type { UseCaseDeps } from './orders/use-case-deps';
+import { startRetention } from './jobs/retention';
 import { startSweeper } from './jobs/sweeper';
 import { checkTopologyAtStart, connectBroker, type BrokerHealth } from './messaging/broker';
 import { Closer } from './messaging/closer';
@@ -53,7 +54,6 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     claimForMs: config.outbox.claimFor,
     intervalMs: config.outbox.relayInterval,
     batchSize: config.outbox.batchSize,
-    retainSentMs: config.outbox.retainSent,
     now,
   });
   const closer = new Closer({
@@ -92,6 +92,17 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     batchSize: config.sweeper.batchSize,
     intervalMs: config.sweeper.interval,
     onClosed: (closed) => metrics.countClosed(closed, 'sweeper'),
+  });
+
+  const retention = startRetention({
+    db,
+    now,
+    intervalMs: config.retention.interval,
+    batchSize: config.retention.batchSize,
+    rules: [
+      { table: 'outbox', column: 'sent_at', retainMs: config.outbox.retainSent },
+      { table: 'idempotency_keys', column: 'created_at', retainMs: config.idempotency.retention },
+    ],
   });
 
   const readiness = async () => {
@@ -139,12 +150,21 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     db,
     useCases,
     async stop() {
+      // /readyz turns 503 first while requests are still served, so a load balancer takes this instance out of
+      // rotation before the listener closes; clients sent here meanwhile are still answered.
       draining = true;
+      if (config.shutdown.readinessDelay > 0) {
+        logger.info('not ready; closing the listener after the readiness delay', {
+          delayMs: config.shutdown.readinessDelay,
+        });
+        await new Promise((resolve) => setTimeout(resolve, config.shutdown.readinessDelay));
+      }
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await serverClosed;
       await closer.stop();
       await sweeper.stop();
+      await retention.stop();
       await relay.stop();
       await publisher.close();
       await connection.close();
@@ -179,7 +199,7 @@ async function main(): Promise<void> {
     service.stop().then(
       () => process.exit(0),
       (err) => {
-        logger.error('error while stopping', { err: errorMessage(err) });
+        logger.error('error while stopping', { ...errorFields(err) });
         process.exit(1);
       },
     );
@@ -190,7 +210,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err) => {
-    logger.error('start-up failed', { err: errorMessage(err) });
+    logger.error('start-up failed', { ...errorFields(err) });
     process.exit(1);
   });
 }

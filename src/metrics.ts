@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ClosedOrder } from './db/orders-repo';
-import { errorMessage, logger } from './log';
+import { errorFields, logger } from './log';
 
 /** What {@link createMetrics} needs to collect gauges at scrape time. */
 export interface MetricsOptions {
@@ -134,7 +134,7 @@ function registerOutboxGauges(
         last = await Promise.race([read(), timedOut]);
       } catch (err) {
         errors.inc();
-        logger.warn('outbox backlog not read for /metrics; showing the last values', { err: errorMessage(err) });
+        logger.warn('outbox backlog not read for /metrics; showing the last values', { ...errorFields(err) });
       } finally {
         clearTimeout(timer);
         pending = undefined;

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { errorMessage } from '../log';
+import { errorMessage, logToStderr } from '../log';
 import { auditCommand } from './audit-command';
 import { CliError } from './cli-context';
 import { deadLettersCommand } from './dead-letters-command';
@@ -7,6 +7,7 @@ import { sweepCommand } from './sweep-command';
 import { topologyCommand } from './topology-command';
 
 async function run(argv: string[]): Promise<void> {
+  logToStderr();
   const program = new Command('order-timeout')
     .description('Operate the order-timeout service: dead letters, sweeps, audits, RabbitMQ topology.')
     .exitOverride()

@@ -107,10 +107,6 @@ export async function releaseOutbox(db: Knex, ids: readonly string[], error: str
     .whereNull('sent_at');
 }
 
-export async function purgeSentOutbox(db: Knex, before: Date, limit = 5000): Promise<number> {
-  return db('outbox').whereNotNull('sent_at').andWhere('sent_at', '<', before).limit(limit).del();
-}
-
 /** Unsent rows and the age of the oldest, for metrics and health. */
 export async function outboxBacklog(db: Knex, now: Date): Promise<{ waiting: number; oldestAgeMs: number }> {
   const row = await db('outbox').whereNull('sent_at').count({ n: '*' }).min({ oldest: 'created_at' }).first();

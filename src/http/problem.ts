@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import { AppError, type ProblemType } from '../errors';
-import { logger } from '../log';
+import { errorFields, logger } from '../log';
 
 const problemUri = (type: ProblemType) => `urn:order-timeout:problem:${type}`;
 
@@ -47,8 +47,7 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
     path: req.path,
     status: problem.status,
   };
-  if (problem.status >= 500)
-    logger.error('request failed', { ...meta, err: err instanceof Error ? err.stack : String(err) });
+  if (problem.status >= 500) logger.error('request failed', { ...meta, ...errorFields(err) });
   else logger.info('request rejected', { ...meta, type: problem.type, detail: problem.detail });
   if (res.headersSent) return;
   res

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { closeDueOrders, type ClosedOrder } from '../db/orders-repo';
 import { retryOnConflict } from '../db/retry';
 import type { EventSource } from '../domain/order-lifecycle';
-import { errorMessage, logger } from '../log';
+import { errorFields, logger } from '../log';
 
 /** Options for {@link sweepOverdueOrders}. */
 export interface SweepOptions {
@@ -53,7 +53,7 @@ export function startSweeper(opts: SweepOptions & { intervalMs: number; onClosed
         return;
       })
       .catch((err) => {
-        logger.warn('sweep failed; next round will retry', { err: errorMessage(err) });
+        logger.warn('sweep failed; next round will retry', { ...errorFields(err) });
       })
       .finally(() => (running = undefined));
   }, opts.intervalMs);

@@ -2,7 +2,7 @@ import amqp from 'amqplib';
 import { connect, type AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel } from 'amqplib';
 import { redactUrl } from '../config';
-import { errorMessage, logger } from '../log';
+import { errorFields, errorMessage, logger } from '../log';
 import { assertTopology, TopologyMismatchError, type Topology } from './topology';
 
 /** Options for {@link connectBroker}. */
@@ -20,10 +20,10 @@ export function connectBroker(opts: BrokerOptions): AmqpConnectionManager {
   const where = redactUrl(opts.url);
   connection.on('connect', () => logger.info('broker connected', { broker: where }));
   connection.on('disconnect', ({ err }) =>
-    logger.warn('broker disconnected', { broker: where, err: err ? errorMessage(err) : undefined }),
+    logger.warn('broker disconnected', { broker: where, ...(err ? errorFields(err) : {}) }),
   );
   connection.on('connectFailed', ({ err }) =>
-    logger.warn('broker connection failed', { broker: where, err: errorMessage(err) }),
+    logger.warn('broker connection failed', { broker: where, ...errorFields(err) }),
   );
   connection.on('blocked', ({ reason }) => logger.warn('broker blocked publishing', { reason }));
   return connection;
@@ -41,7 +41,7 @@ export async function checkTopologyAtStart(url: string, topology: Topology): Pro
   } catch (err) {
     logger.warn('broker not reachable at start-up; orders are kept in the outbox until it is', {
       broker: redactUrl(url),
-      err: errorMessage(err),
+      ...errorFields(err),
     });
     return;
   }
@@ -92,7 +92,7 @@ export function reconnectOnChannelLoss(
   // The amqplib connection this channel belongs to (setup runs right after the manager made it current).
   const owner = connection.connection;
   // Without an error listener amqplib escalates a channel error to the whole connection.
-  channel.on('error', (err) => logger.warn('channel error', { channel: name, err: errorMessage(err) }));
+  channel.on('error', (err) => logger.warn('channel error', { channel: name, ...errorFields(err) }));
   channel.on('close', () => {
     if (stopping() || health.topologyError || !owner) return;
     const state = forcedReconnects.get(connection) ?? { delayMs: FORCED_RECONNECT_MIN_MS, lastAt: 0 };

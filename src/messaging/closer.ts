@@ -6,7 +6,7 @@ import { transitionFor } from '../domain/order-lifecycle';
 import { parseTimeoutMessage, type TimeoutMessage } from '../domain/timeout-message';
 import { closeDueOrders, type ClosedOrder } from '../db/orders-repo';
 import { isConnectionError, retryOnConflict } from '../db/retry';
-import { errorMessage, logger } from '../log';
+import { errorFields, errorMessage, logger } from '../log';
 import { declareOrRecord, reconnectOnChannelLoss, type BrokerHealth } from './broker';
 import { parkMessage } from './park';
 import type { Publisher } from './publisher';
@@ -76,7 +76,7 @@ export class Closer {
       name: 'closer',
       setup: (channel: Channel) => this.subscribe(channel),
     });
-    this.channel.on('error', (err) => logger.warn('closer channel setup failed', { err: errorMessage(err) }));
+    this.channel.on('error', (err) => logger.warn('closer channel setup failed', { ...errorFields(err) }));
   }
 
   private async subscribe(channel: Channel): Promise<void> {
@@ -104,14 +104,14 @@ export class Closer {
     logger.warn('closer consumer cancelled by the broker; resubscribing', { queue: TIMEOUT_QUEUE });
     setTimeout(() => {
       this.subscribe(channel).catch((err) => {
-        logger.error('closer resubscribe failed', { err: errorMessage(err) });
+        logger.error('closer resubscribe failed', { ...errorFields(err) });
       });
     }, 1000).unref();
   }
 
   private track(work: Promise<void>): void {
     const guarded = work.catch((err) => {
-      logger.error('closer failed on a message', { err: errorMessage(err) });
+      logger.error('closer failed on a message', { ...errorFields(err) });
     });
     this.inFlight.add(guarded);
     void guarded.finally(() => this.inFlight.delete(guarded));
@@ -158,7 +158,7 @@ export class Closer {
         // back-off into the parked queue: close each order on its own, so only the failing one backs off.
         logger.warn('closing batch failed; closing its orders one at a time', {
           size: ids.length,
-          err: errorMessage(err),
+          ...errorFields(err),
         });
         const single = ids.map((id) => batch.filter((d) => d.message.orderId === id));
         let next = 0;
@@ -243,7 +243,7 @@ export class Closer {
       logger.warn('could not send an early timeout on; it will be redelivered', {
         orderId: d.message.orderId,
         messageId: d.messageId,
-        err: errorMessage(err),
+        ...errorFields(err),
       });
       nack(d);
     }
@@ -301,7 +301,7 @@ export class Closer {
       messageId: d.messageId,
       attempt,
       retryIn: level.name,
-      err: errorMessage(err),
+      ...errorFields(err),
     });
     try {
       await delayTimeout(this.opts.publisher, level, { ...d.message, attempt }, d.messageId);
@@ -311,7 +311,7 @@ export class Closer {
       logger.warn('could not defer a timeout; it will be redelivered', {
         orderId: d.message.orderId,
         messageId: d.messageId,
-        err: errorMessage(publishErr),
+        ...errorFields(publishErr),
       });
       nack(d);
     }
@@ -322,7 +322,7 @@ export class Closer {
     try {
       await parkMessage(this.opts.publisher, msg, reason, this.opts.now());
     } catch (err) {
-      logger.error('could not park a message; it will be redelivered', { messageId, reason, err: errorMessage(err) });
+      logger.error('could not park a message; it will be redelivered', { messageId, reason, ...errorFields(err) });
       nack({ channel, msg });
       return;
     }

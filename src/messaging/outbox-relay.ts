@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import type { DelayLevel } from '../domain/delay-plan';
 import { parseTimeoutMessage } from '../domain/timeout-message';
-import { claimOutbox, markOutboxSent, purgeSentOutbox, releaseOutbox, type OutboxMessage } from '../db/outbox-repo';
-import { errorMessage, logger } from '../log';
+import { claimOutbox, markOutboxSent, releaseOutbox, type OutboxMessage } from '../db/outbox-repo';
+import { errorFields, errorMessage, logger } from '../log';
 import type { Publisher } from './publisher';
 import { scheduleTimeout } from './schedule-timeout';
 
@@ -19,8 +19,6 @@ export interface OutboxRelayOptions {
   intervalMs: number;
   /** Rows per round. */
   batchSize: number;
-  /** How long sent rows are kept (ms). */
-  retainSentMs: number;
   now: () => Date;
 }
 
@@ -34,7 +32,6 @@ export class OutboxRelay {
   private round?: Promise<void>;
   private pending: OutboxMessage[] = [];
   private flushing?: Promise<void>;
-  private lastPurge = 0;
 
   constructor(private readonly opts: OutboxRelayOptions) {}
 
@@ -42,7 +39,7 @@ export class OutboxRelay {
     this.timer = setInterval(() => {
       this.round ??= this.relayOnce()
         .catch((err) => {
-          logger.warn('outbox relay round failed', { err: errorMessage(err) });
+          logger.warn('outbox relay round failed', { ...errorFields(err) });
         })
         .finally(() => (this.round = undefined));
     }, this.opts.intervalMs);
@@ -56,7 +53,7 @@ export class OutboxRelay {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, this.opts.batchSize);
         await this.publishRows(batch).catch((err) =>
-          logger.warn('outbox publish failed; the relay will retry', { err: errorMessage(err) }),
+          logger.warn('outbox publish failed; the relay will retry', { ...errorFields(err) }),
         );
       }
     })().finally(() => (this.flushing = undefined));
@@ -74,10 +71,6 @@ export class OutboxRelay {
       // Rows that failed were released, so the next claim would take them straight back: a broker that is down
       // or a route that is missing would turn this loop into a hot one. The next round (intervalMs) retries.
       if (!allSent || rows.length < opts.batchSize) break;
-    }
-    if (Date.now() - this.lastPurge > 60_000) {
-      this.lastPurge = Date.now();
-      await purgeSentOutbox(opts.db, new Date(opts.now().getTime() - opts.retainSentMs));
     }
   }
 

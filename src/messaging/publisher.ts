@@ -1,6 +1,6 @@
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel } from 'amqplib';
-import { errorMessage, logger } from '../log';
+import { errorFields, logger } from '../log';
 import { declareOrRecord, reconnectOnChannelLoss, type BrokerHealth } from './broker';
 import { assertTopology, type Topology } from './topology';
 
@@ -35,7 +35,7 @@ export class Publisher {
         await declareOrRecord(health, () => assertTopology(channel, topology));
       },
     });
-    this.channel.on('error', (err) => logger.warn('publisher channel setup failed', { err: errorMessage(err) }));
+    this.channel.on('error', (err) => logger.warn('publisher channel setup failed', { ...errorFields(err) }));
   }
 
   isConnected(): boolean {

@@ -27,7 +27,6 @@ function relayWith(publisher: Pick<Publisher, 'isConnected' | 'publish'>): Outbo
     claimForMs: 30_000,
     intervalMs: 60_000,
     batchSize: 2,
-    retainSentMs: 3_600_000,
     now: () => new Date(),
   });
 }

@@ -87,6 +87,13 @@ describe('parseConfig', () => {
     ['LOG_LEVEL=loud', {}, { log: { level: 'loud' } }, 'log.level', 'LOG_LEVEL'],
     ['AMQP_URL=http://broker', {}, { amqp: { url: 'http://broker' } }, 'amqp.url', 'AMQP_URL'],
     ['MYSQL_URL=postgres://db', {}, { mysql: { url: 'postgres://db' } }, 'mysql.url', 'MYSQL_URL'],
+    [
+      'IDEMPOTENCY_RETENTION=forever',
+      {},
+      { idempotency: { retention: 'forever' } },
+      'idempotency.retention',
+      'IDEMPOTENCY_RETENTION',
+    ],
   ])('when %s, then it throws a ConfigError naming the key and the env var', (_name, over, nested, key, env) => {
     const err = configError(raw(over, nested));
     expect(err.message).toContain('Invalid configuration');
@@ -107,6 +114,23 @@ describe('parseConfig', () => {
   it('when the body limit is not a size, then it throws a ConfigError naming http.bodyLimit', () => {
     const err = configError(raw({}, { http: { bodyLimit: 'lots' } }));
     expect(err.message).toContain('http.bodyLimit');
+  });
+
+  it('when a section holds a key the service does not know (a typo), then it throws a ConfigError naming the key', () => {
+    const err = configError(raw({}, { closer: { prefetchh: 10 } }));
+    expect(err.message).toMatch(/closer: .*prefetchh/);
+  });
+
+  it('when the top level holds an unknown section, then it throws a ConfigError naming it', () => {
+    const err = configError(raw({ sweepr: { interval: '1s' } }));
+    expect(err.message).toMatch(/\(top level\): .*sweepr/);
+  });
+
+  it('when the readiness delay is not shorter than the shutdown timeout, then it throws a ConfigError naming both', () => {
+    const err = configError(raw({}, { shutdown: { readinessDelay: '20s', timeout: '20s' } }));
+    expect(err.message).toContain(
+      'shutdown.readinessDelay (SHUTDOWN_READINESS_DELAY): must be less than shutdown.timeout',
+    );
   });
 
   it('when a whole section is missing, then it throws a ConfigError naming it', () => {

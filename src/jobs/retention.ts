@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { purgeExpired, type RetentionRule } from '../db/retention-repo';
 import { errorFields, logger } from '../log';
+import { runPeriodically, type PeriodicJob } from './periodic';
 
 /** Options for {@link startRetention}. */
 export interface RetentionOptions {
@@ -30,23 +31,13 @@ export async function purgeAll(opts: Omit<RetentionOptions, 'intervalMs'>): Prom
 }
 
 /** Runs {@link purgeAll} every `intervalMs` (sent outbox rows, idempotency keys past their retention). */
-export function startRetention(opts: RetentionOptions): { stop(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    running ??= purgeAll(opts)
-      .then((counts) => {
-        if (Object.values(counts).some((n) => n > 0)) logger.info('purged expired rows', counts);
-      })
-      .catch((err) => {
-        logger.warn('purging expired rows failed; the next round retries', errorFields(err));
-      })
-      .finally(() => (running = undefined));
-  }, opts.intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+export function startRetention(opts: RetentionOptions): PeriodicJob {
+  return runPeriodically(opts.intervalMs, async () => {
+    try {
+      const counts = await purgeAll(opts);
+      if (Object.values(counts).some((n) => n > 0)) logger.info('purged expired rows', counts);
+    } catch (err) {
+      logger.warn('purging expired rows failed; the next round retries', errorFields(err));
+    }
+  });
 }

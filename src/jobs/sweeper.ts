@@ -3,6 +3,7 @@ import { closeDueOrders, type ClosedOrder } from '../db/orders-repo';
 import { retryOnConflict } from '../db/retry';
 import type { EventSource } from '../domain/order-lifecycle';
 import { errorFields, logger } from '../log';
+import { runPeriodically, type PeriodicJob } from './periodic';
 
 /** Options for {@link sweepOverdueOrders}. */
 export interface SweepOptions {
@@ -37,31 +38,20 @@ export async function sweepOverdueOrders(opts: SweepOptions): Promise<ClosedOrde
 }
 
 /** Runs the sweep every `intervalMs`; anything it finds means timeout messages went missing, so it warns. */
-export function startSweeper(opts: SweepOptions & { intervalMs: number; onClosed?: (closed: ClosedOrder[]) => void }): {
-  stop(): Promise<void>;
-} {
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    running ??= sweepOverdueOrders(opts)
-      .then((closed) => {
-        if (closed.length === 0) return;
-        opts.onClosed?.(closed);
-        logger.warn('sweeper closed overdue orders: their timeout messages were late or lost', {
-          count: closed.length,
-          orderIds: closed.slice(0, 20).map((c) => c.id),
-        });
-        return;
-      })
-      .catch((err) => {
-        logger.warn('sweep failed; next round will retry', { ...errorFields(err) });
-      })
-      .finally(() => (running = undefined));
-  }, opts.intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+export function startSweeper(
+  opts: SweepOptions & { intervalMs: number; onClosed?: (closed: ClosedOrder[]) => void },
+): PeriodicJob {
+  return runPeriodically(opts.intervalMs, async () => {
+    try {
+      const closed = await sweepOverdueOrders(opts);
+      if (closed.length === 0) return;
+      opts.onClosed?.(closed);
+      logger.warn('sweeper closed overdue orders: their timeout messages were late or lost', {
+        count: closed.length,
+        orderIds: closed.slice(0, 20).map((c) => c.id),
+      });
+    } catch (err) {
+      logger.warn('sweep failed; next round will retry', errorFields(err));
+    }
+  });
 }

@@ -17,7 +17,7 @@ export interface ExchangeSpec {
 
 export interface QueueSpec {
   name: string;
-  /** What the queue is for, shown by `topology check` and in the README. */
+  /** What the queue is for (documentation kept with the spec; nothing reads it at run time). */
   role: string;
   arguments: Record<string, string | number>;
 }
@@ -107,7 +107,7 @@ export function explainPreconditionFailed(err: unknown): TopologyMismatchError |
   const [, arg, kind, name, vhost, ours, theirs] = m;
   return new TopologyMismatchError(
     `${kind} '${name}' (vhost '${vhost}') already exists with a different ${arg}: the broker has ${theirs}, this service wants ${ours}. ` +
-      `Delete or migrate the ${kind} (see README, "Changing delay levels"), or change the configuration back.`,
+      `Delete or migrate the ${kind} (see docs/operations.md, "Changing delay levels and other queue arguments"), or change the configuration back.`,
   );
 }
 

@@ -150,6 +150,20 @@ export async function findOrder(db: Knex, id: string): Promise<Order | undefined
   );
 }
 
+/** Status and deadline of an order, as the closer needs them to decide what an unclosed timeout means. */
+export interface OrderState {
+  status: OrderStatus;
+  expiresAt: Date;
+}
+
+/** Status and deadline of each order that exists among `ids` (missing ids are absent from the map). */
+export async function findOrderStates(db: Knex, ids: readonly string[]): Promise<Map<string, OrderState>> {
+  const rows = (await db('orders')
+    .select('id', 'status', 'expires_at')
+    .whereIn('id', ids as string[])) as { id: number | string; status: OrderStatus; expires_at: Date }[];
+  return new Map(rows.map((r) => [String(r.id), { status: r.status, expiresAt: r.expires_at }]));
+}
+
 export async function listOrderEvents(db: Knex, id: string): Promise<OrderEventRecord[]> {
   const rows = await db('order_events').where({ order_id: id }).orderBy('id');
   return rows.map(

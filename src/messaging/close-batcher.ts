@@ -1,0 +1,135 @@
+import type { Knex } from 'knex';
+import { transitionFor } from '../domain/order-lifecycle';
+import type { TimeoutMessage } from '../domain/timeout-message';
+import { closeDueOrders, findOrderStates, type ClosedOrder } from '../db/orders-repo';
+import { isConnectionError, retryOnConflict } from '../db/retry';
+import { errorFields, logger } from '../log';
+import type { Received } from './delivery';
+
+/** A timeout message waiting for its closing transaction. */
+export interface DueTimeout extends Received {
+  message: TimeoutMessage;
+  messageId: string;
+}
+
+/** What becomes of a timeout that its batch did not close; the consumer settles each with the broker. */
+export interface UnclosedOutcomes {
+  /** The order was closed by this batch: acknowledge. */
+  closed(d: DueTimeout): void;
+  /** The order is no longer pending (paid, cancelled, closed before): acknowledge, nothing to do. */
+  skipped(d: DueTimeout, status: string): void;
+  /** No such order: park the message. */
+  unknownOrder(d: DueTimeout): void;
+  /** The order is pending but its deadline is later than the message said: send it on or wait. */
+  notYetDue(d: DueTimeout, expiresAt: Date, at: Date): void;
+  /** The order became due or pending again between the close and the read (a deadline moved back): close once more. */
+  dueAgain(d: DueTimeout): void;
+  /** The database failed: back off and try again later. */
+  failed(d: DueTimeout, err: unknown): Promise<void>;
+}
+
+/** Options for {@link CloseBatcher}. */
+export interface CloseBatcherOptions {
+  db: Knex;
+  now: () => Date;
+  /** Most orders closed in one transaction. */
+  batchSize: number;
+  /** Closing transactions run at once (orders and products are locked in id order, so they cannot deadlock). */
+  concurrency: number;
+  outcomes: UnclosedOutcomes;
+  /** Called after each transaction that closed orders, with how many and how long it took. */
+  onClosed?: (closed: ClosedOrder[], seconds: number) => void;
+}
+
+const PENDING = transitionFor('timeout').from;
+/** Orders of a failed batch closed at once, each in its own transaction, to find the one that fails. */
+const ISOLATION_WORKERS = 4;
+
+/**
+ * Groups due timeouts into closing transactions: a lone message gets a transaction of its own at once; under a
+ * backlog, whatever arrived while the running transactions worked fills the next ones (up to `batchSize`, at
+ * most `concurrency` at a time).
+ */
+export class CloseBatcher {
+  private readonly waiting: { due: DueTimeout; settled: () => void }[] = [];
+  private running = 0;
+
+  constructor(private readonly opts: CloseBatcherOptions) {}
+
+  /** Queues a due timeout for the next closing transaction; resolves once its outcome has been handed over. */
+  close(due: DueTimeout): Promise<void> {
+    return new Promise<void>((settled) => {
+      this.waiting.push({ due, settled });
+      this.startBatches();
+    });
+  }
+
+  private startBatches(): void {
+    while (this.running < this.opts.concurrency && this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, this.opts.batchSize);
+      this.running++;
+      void this.closeBatch(batch.map((w) => w.due)).finally(() => {
+        batch.forEach((w) => w.settled());
+        this.running--;
+        this.startBatches();
+      });
+    }
+  }
+
+  /**
+   * Closes whatever in the batch is due and still pending, in one transaction; then reads what did not close
+   * (in the usual case, everything closed, that read is not needed) and hands each on by what the database says.
+   */
+  private async closeBatch(batch: DueTimeout[]): Promise<void> {
+    const { db, now, outcomes } = this.opts;
+    const at = now();
+    const ids = [...new Set(batch.map((d) => d.message.orderId))];
+    const started = process.hrtime.bigint();
+    let closed: ClosedOrder[];
+    try {
+      closed = await retryOnConflict(() => closeDueOrders(db, { orderIds: ids, source: 'timeout', now: at }));
+    } catch (err) {
+      if (ids.length > 1 && !isConnectionError(err)) return this.closeOneByOne(batch, ids, err);
+      await Promise.all(batch.map((d) => outcomes.failed(d, err)));
+      return;
+    }
+    if (closed.length > 0) this.opts.onClosed?.(closed, Number(process.hrtime.bigint() - started) / 1e9);
+    const closedIds = new Set(closed.map((c) => c.id));
+    const unclosed = batch.filter((d) => !closedIds.has(d.message.orderId));
+    batch.filter((d) => closedIds.has(d.message.orderId)).forEach((d) => outcomes.closed(d));
+    if (unclosed.length > 0) await this.handOnUnclosed(unclosed, at);
+  }
+
+  /**
+   * One order that cannot be closed (a failing trigger, bad data) must not drag its batch-mates through the
+   * back-off into the parked queue: close each order on its own, so only the failing one backs off.
+   */
+  private async closeOneByOne(batch: DueTimeout[], ids: string[], err: unknown): Promise<void> {
+    logger.warn('closing batch failed; closing its orders one at a time', { size: ids.length, ...errorFields(err) });
+    const single = ids.map((id) => batch.filter((d) => d.message.orderId === id));
+    let next = 0;
+    const worker = async () => {
+      while (next < single.length) await this.closeBatch(single[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(ISOLATION_WORKERS, single.length) }, worker));
+  }
+
+  /** Timeouts whose order was not closed: unknown (park), moved on (skip), not yet due (send on / wait). */
+  private async handOnUnclosed(unclosed: DueTimeout[], at: Date): Promise<void> {
+    const { outcomes } = this.opts;
+    let orders: Awaited<ReturnType<typeof findOrderStates>>;
+    try {
+      orders = await findOrderStates(this.opts.db, [...new Set(unclosed.map((d) => d.message.orderId))]);
+    } catch (err) {
+      await Promise.all(unclosed.map((d) => outcomes.failed(d, err)));
+      return;
+    }
+    for (const d of unclosed) {
+      const order = orders.get(d.message.orderId);
+      if (!order) outcomes.unknownOrder(d);
+      else if (order.status !== PENDING) outcomes.skipped(d, order.status);
+      else if (order.expiresAt.getTime() > at.getTime()) outcomes.notYetDue(d, order.expiresAt, at);
+      else outcomes.dueAgain(d);
+    }
+  }
+}

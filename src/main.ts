@@ -37,7 +37,8 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   await migrateDatabase(config.mysql);
   await checkTopologyAtStart(config.amqp.url, topology);
 
-  const db = connectDatabase(config.mysql);
+  // The service's transactions (create, close) send their statements together, in one round trip each.
+  const db = connectDatabase({ ...config.mysql, multipleStatements: true });
   const now = () => new Date();
   const metrics = createMetrics({ outboxBacklog: () => outboxBacklog(db, now()) });
   const processId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;

@@ -24,9 +24,12 @@ export function cliConfig(): AppConfig {
   }
 }
 
-/** Opens the database and checks it answers, so an outage is one clear line rather than a stack trace. */
-export async function cliDatabase(config: AppConfig): Promise<Knex> {
-  const db = connectDatabase({ url: config.mysql.url, poolSize: 2 });
+/**
+ * Opens the database and checks it answers, so an outage is one clear line rather than a stack trace.
+ * `multipleStatements` for commands that close orders (they share the service's batched close).
+ */
+export async function cliDatabase(config: AppConfig, opts: { multipleStatements?: boolean } = {}): Promise<Knex> {
+  const db = connectDatabase({ url: config.mysql.url, poolSize: 2, ...opts });
   try {
     await db.raw('SELECT 1 FROM orders LIMIT 1');
   } catch (err) {

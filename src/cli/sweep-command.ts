@@ -11,7 +11,7 @@ export function sweepCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
       const config = cliConfig();
-      const db = await cliDatabase(config);
+      const db = await cliDatabase(config, { multipleStatements: true });
       try {
         const now = () => new Date();
         const orders = opts.dryRun

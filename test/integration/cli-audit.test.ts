@@ -6,7 +6,9 @@ import { startTestService, type TestService } from '../support/service';
 let svc: TestService;
 let env: { AMQP_URL: string; MYSQL_URL: string };
 beforeAll(async () => {
-  svc = await startTestService();
+  // Orders here are made overdue by hand. A 15 m order's timeout message first waits the 10 m level, so the
+  // closer cannot close them behind the test's back (with short levels it hops back every few seconds).
+  svc = await startTestService({ delayLevels: '1s,10m' });
   env = { AMQP_URL: svc.config.amqp.url, MYSQL_URL: svc.config.mysql.url };
 });
 afterAll(async () => svc?.destroy());

@@ -95,7 +95,8 @@ export async function migratedScratchDatabase(
 ): Promise<{ url: string; db: Knex; destroy(): Promise<void> }> {
   const url = scratchDatabaseUrl();
   await migrateDatabase({ url });
-  const db = connectDatabase({ url, poolSize });
+  // As the service's own pool: the close and create transactions send their statements together.
+  const db = connectDatabase({ url, poolSize, multipleStatements: true });
   return {
     url,
     db,

@@ -17,7 +17,7 @@ let svc: TestService;
 beforeAll(async () => {
   svc = await startTestService({
     delayLevels: '1s,2s,5s',
-    orderPaymentTimeouts: { default: '15m', twosec: '2s', hops: '3500ms', short: '1s', race: '4s' },
+    orderPaymentTimeouts: { default: '15m', twosec: '2s', hops: '3500ms', short: '1s', race: '8s' },
   });
 });
 afterAll(async () => svc?.destroy());
@@ -241,17 +241,21 @@ describe('the sweeper', () => {
     try {
       const product = await makeProduct(sweeping, { stock: 5 });
       const now = new Date();
-      // Written straight into the database: no outbox row, so no timeout message will ever come.
-      const [id] = await sweeping.db('orders').insert({
-        customer_id: 'c',
-        status: 'PENDING_PAYMENT',
-        total_cents: 0,
-        expires_at: new Date(now.getTime() - 1000),
-        created_at: now,
-        updated_at: now,
+      // Written straight into the database: no outbox row, so no timeout message will ever come. One transaction, so
+      // the sweeper (every 300 ms) never sees the order without its items.
+      const id = await sweeping.db.transaction(async (trx) => {
+        const [orderId] = await trx('orders').insert({
+          customer_id: 'c',
+          status: 'PENDING_PAYMENT',
+          total_cents: 0,
+          expires_at: new Date(now.getTime() - 1000),
+          created_at: now,
+          updated_at: now,
+        });
+        await trx('order_items').insert({ order_id: orderId, product_id: product, quantity: 2, unit_price_cents: 0 });
+        await trx('products').where({ id: product }).decrement('stock', 2);
+        return orderId;
       });
-      await sweeping.db('order_items').insert({ order_id: id, product_id: product, quantity: 2, unit_price_cents: 0 });
-      await sweeping.db('products').where({ id: product }).decrement('stock', 2);
 
       await waitForStatus(sweeping, String(id), 'CLOSED', 10_000);
       const events = await sweeping.db('order_events').where({ order_id: id });

@@ -123,7 +123,18 @@ export function buildTimeoutStats(input: {
   };
 }
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/i;
+/** `since` as a duration back from now: `24h`, `90m`, `7d`, `1500ms`. */
+export const SINCE_DURATION = /^\d+(?:\.\d+)?(?:ms|s|m|h|d)$/;
+/**
+ * `since` as an ISO-8601 date or date-time. `T` and `Z` are spelled in both cases rather than with the `i` flag, so
+ * the pattern means the same where it is published as a JSON Schema `pattern` (which has no flags).
+ */
+export const SINCE_ISO =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})?)?$/;
+
+/** The message for a `since` that has neither form. */
+export const notASince = (text: string) =>
+  `"${text.slice(0, 60)}" is neither an ISO-8601 date-time (2026-11-20T08:00:00Z) nor a duration back from now (24h, 90m, 7d)`;
 
 /**
  * No order is older than 1970, and instants far before it are not valid dates (or DATETIMEs) at all: a `since`
@@ -137,10 +148,10 @@ const notBeforeEpoch = (ms: number) => new Date(Math.max(0, ms));
  */
 export function parseSince(text: string, now: Date): Date {
   const value = text.trim();
-  if (/^\d+(?:\.\d+)?(?:ms|s|m|h|d)$/.test(value)) {
+  if (SINCE_DURATION.test(value)) {
     return notBeforeEpoch(now.getTime() - parseDuration(value));
   }
-  const m = ISO.exec(value);
+  const m = SINCE_ISO.exec(value);
   if (m) {
     const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', zone = 'Z'] = m;
     // Date.parse would roll 2026-02-30 over into March; a date or time that does not exist is a mistake.
@@ -149,7 +160,5 @@ export function parseSince(text: string, now: Date): Date {
     const at = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac.slice(0, 4)}${zone.toUpperCase()}`);
     if (exists && !Number.isNaN(at)) return notBeforeEpoch(at);
   }
-  throw new Error(
-    `"${text.slice(0, 60)}" is neither an ISO-8601 date-time (2026-11-20T08:00:00Z) nor a duration back from now (24h, 90m, 7d)`,
-  );
+  throw new Error(notASince(text));
 }

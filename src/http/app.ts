@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { AppError } from '../errors';
 import { logger } from '../log';
 import type { UseCaseDeps } from '../orders/use-case-deps';
+import { openApiText } from './openapi';
 import { problemHandler } from './problem';
 import { orderRoutes } from './routes/orders';
 import { productRoutes } from './routes/products';
@@ -63,6 +64,9 @@ export function createHttpApp(deps: HttpDeps): Express {
   });
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.contentType).send(await deps.metrics.metrics());
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(openApiText());
   });
 
   app.use(productRoutes(deps.useCases), orderRoutes(deps.useCases), statsRoutes(deps.useCases));

@@ -2,7 +2,8 @@ import type { ErrorRequestHandler } from 'express';
 import { AppError, type ProblemType } from '../errors';
 import { errorFields, logger } from '../log';
 
-const problemUri = (type: ProblemType) => `urn:order-timeout:problem:${type}`;
+/** The `type` member of a problem: a URN per problem type. */
+export const problemUri = (type: ProblemType) => `urn:order-timeout:problem:${type}`;
 
 /** body-parser's error types, mapped to ours. */
 const BODY_ERRORS: Record<string, { status: number; type: ProblemType; title: string }> = {

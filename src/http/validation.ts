@@ -1,43 +1,77 @@
 import type { RequestHandler } from 'express';
-import { z } from 'zod';
+// zod 4 (shipped inside zod 3.25 as `zod/v4`): its toJSONSchema publishes these same schemas in GET /openapi.json.
+import { z } from 'zod/v4';
 import { AppError } from '../errors';
-import { parseSince } from '../domain/timeout-stats';
+import { notASince, parseSince, SINCE_DURATION, SINCE_ISO } from '../domain/timeout-stats';
 
+/** A database id: a positive integer of at most 19 digits. */
+const ID_PATTERN = /^[1-9]\d{0,18}$/;
+
+// One message for both branches: zod 4 would otherwise report a failed union as a bare "Invalid input".
 const id = z
-  .union([
-    z.string().regex(/^[1-9]\d{0,18}$/, 'must be a positive integer id'),
-    z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-  ])
+  .union([z.string().regex(ID_PATTERN), z.number().int().positive().max(Number.MAX_SAFE_INTEGER)], {
+    error: 'must be a positive integer id',
+  })
   .transform(String);
 const text = (max: number) =>
   z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 
 export const productBody = z.object({
-  sku: text(64),
+  sku: text(64).describe('Stock-keeping unit, unique across products; blanks around it are dropped.'),
   name: text(255),
-  category: text(64),
-  priceCents: z.number().int().min(0).max(1_000_000_000),
-  stock: z.number().int().min(0).max(1_000_000_000),
+  category: text(64).describe('Decides the payment window of orders for this product (ORDER_PAYMENT_TIMEOUTS).'),
+  priceCents: z.number().int().min(0).max(1_000_000_000).describe('Unit price in cents.'),
+  stock: z.number().int().min(0).max(1_000_000_000).describe('Units available to new orders.'),
 });
 
 export const orderBody = z.object({
   customerId: text(64),
   items: z
-    .array(z.object({ productId: id, quantity: z.number().int().min(1).max(10_000) }))
+    .array(
+      z.object({
+        productId: id.describe('A product id, as a string of digits or as a number.'),
+        quantity: z.number().int().min(1).max(10_000),
+      }),
+    )
     .min(1, 'an order needs at least one item')
     .max(100, 'an order has at most 100 items')
     .refine(
       (items) => new Set(items.map((i) => i.productId)).size === items.length,
       'each productId may appear once; add up the quantities',
-    ),
+    )
+    .describe('What the order takes from stock, all or nothing; each productId at most once.'),
 });
 
-export const payBody = z.object({ paymentRef: text(128) });
+export const payBody = z.object({
+  paymentRef: text(128).describe("The payment provider's reference; paying again with the same one is a no-op."),
+});
+
+/** A path id (`/orders/{id}`, `/products/{id}`); one that cannot exist is simply not found (404), never a 400. */
+export const pathIdParam = z.string().regex(ID_PATTERN);
+
+/** `Idempotency-Key` of `POST /orders`; a malformed one is a 400. */
+export const idempotencyKeyHeader = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/, 'Idempotency-Key must be 1 to 255 visible ASCII characters')
+  .describe(
+    'Same key and same body: the first response again (header Idempotent-Replayed: true), still one order. ' +
+      'Same key and another body: 422.',
+  );
+
+/** `?since=` of `GET /stats/timeouts` (blanks around it are ignored); parseSince also checks that the date exists. */
+export const sinceParam = z
+  .union([z.string().regex(SINCE_DURATION), z.string().regex(SINCE_ISO)], {
+    error: (issue) => notASince(String(issue.input)),
+  })
+  .describe(
+    'Start of the period: an ISO-8601 date or date-time (without an offset: UTC), or a duration back from now ' +
+      '(units ms, s, m, h, d). Default 24h.',
+  );
 
 /** Parses a request body or throws a 400 that lists every problem with its path. */
-export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   const result = schema.safeParse(body);
-  if (result.success) return result.data as z.infer<T>;
+  if (result.success) return result.data;
   const errors = result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
   throw new AppError(
     400,
@@ -62,6 +96,8 @@ export function sinceQuery(value: unknown, now: Date): Date {
       'give since once, as an ISO-8601 date-time or a duration such as 24h',
     );
   try {
+    // The schema checks the form; parseSince also that the date exists (no 2026-02-30).
+    if (!sinceParam.safeParse(value.trim()).success) throw new Error(notASince(value));
     return parseSince(value, now);
   } catch (err) {
     throw new AppError(400, 'bad-request', 'Bad since', (err as Error).message, {
@@ -70,14 +106,20 @@ export function sinceQuery(value: unknown, now: Date): Date {
   }
 }
 
-const ID_PATTERN = /^[1-9]\d{0,18}$/;
-
 /** A path id that cannot exist is simply not found. */
 export function pathId(value: unknown, what: string): string {
   const text = String(value);
-  if (!ID_PATTERN.test(text))
+  if (!pathIdParam.safeParse(text).success)
     throw new AppError(404, 'not-found', 'Not found', `${what} ${text.slice(0, 40)} does not exist`);
   return text;
+}
+
+/** The `Idempotency-Key` header when one is given; 400 when it is malformed. */
+export function idempotencyKey(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const checked = idempotencyKeyHeader.safeParse(value);
+  if (checked.success) return checked.data;
+  throw new AppError(400, 'bad-request', 'Bad Idempotency-Key', checked.error.issues[0]!.message);
 }
 
 const hasBody = (headers: Record<string, unknown>) =>

@@ -1,9 +1,10 @@
 import type { Order, OrderEventRecord } from '../db/orders-repo';
+import type { OrderEventJson, OrderJson } from '../http/api-schemas';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** The order as the API shows it (contract §3): ids as strings, times ISO-8601 UTC with milliseconds. */
-export function toOrderJson(o: Order) {
+export function toOrderJson(o: Order): OrderJson {
   return {
     id: o.id,
     customerId: o.customerId,
@@ -12,8 +13,8 @@ export function toOrderJson(o: Order) {
     items: o.items,
     totalCents: o.totalCents,
     paymentRef: o.paymentRef,
-    expiresAt: iso(o.expiresAt),
-    createdAt: iso(o.createdAt),
+    expiresAt: o.expiresAt.toISOString(),
+    createdAt: o.createdAt.toISOString(),
     paidAt: iso(o.paidAt),
     closedAt: iso(o.closedAt),
     shippedAt: iso(o.shippedAt),
@@ -21,6 +22,6 @@ export function toOrderJson(o: Order) {
   };
 }
 
-export function toEventJson(e: OrderEventRecord) {
-  return { event: e.event, from: e.from, to: e.to, source: e.source, at: iso(e.at) };
+export function toEventJson(e: OrderEventRecord): OrderEventJson {
+  return { event: e.event, from: e.from, to: e.to, source: e.source, at: e.at.toISOString() };
 }

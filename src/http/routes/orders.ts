@@ -1,12 +1,9 @@
 import { Router } from 'express';
-import { AppError } from '../../errors';
 import { createOrder } from '../../orders/create-order';
 import { changeOrder, readOrder, readOrderEvents } from '../../orders/order-actions';
 import { toEventJson, toOrderJson } from '../../orders/order-json';
 import type { UseCaseDeps } from '../../orders/use-case-deps';
-import { jsonOnly, orderBody, parseBody, pathId, payBody } from '../validation';
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+import { idempotencyKey, jsonOnly, orderBody, parseBody, pathId, payBody } from '../validation';
 
 /** `POST /orders`, `GET /orders/:id`, its events, and the buyer's and merchant's transitions. */
 export function orderRoutes(deps: UseCaseDeps): Router {
@@ -17,15 +14,7 @@ export function orderRoutes(deps: UseCaseDeps): Router {
   });
 
   router.post('/orders', jsonOnly(true), async (req, res) => {
-    const key = req.get('Idempotency-Key');
-    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-      throw new AppError(
-        400,
-        'bad-request',
-        'Bad Idempotency-Key',
-        'Idempotency-Key must be 1 to 255 visible ASCII characters',
-      );
-    }
+    const key = idempotencyKey(req.get('Idempotency-Key'));
     const result = await createOrder(deps, parseBody(orderBody, req.body), key);
     const order = JSON.parse(result.body) as { id: string };
     res.locals.orderId = order.id;

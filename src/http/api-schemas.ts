@@ -1,0 +1,164 @@
+import { z } from 'zod/v4';
+import { EVENT_SOURCES, ORDER_EVENTS, ORDER_STATUSES } from '../domain/order-lifecycle';
+import type { ProblemType } from '../errors';
+import { problemUri } from './problem';
+
+// What the API answers, as zod schemas: GET /openapi.json publishes them, the conformance test holds real responses
+// to them, and the code that builds each body is typed by them (toOrderJson returns an OrderJson).
+
+const idString = z.string().regex(/^[1-9]\d{0,18}$/);
+/** A time as the API writes it (Date#toISOString): ISO-8601 UTC with milliseconds (contract §3). */
+const instant = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
+  // zod copies metadata into the JSON Schema; z.iso.datetime() would also, but with a 300-character pattern.
+  .meta({ format: 'date-time' });
+const count = z.number().int().min(0);
+const status = z.enum(ORDER_STATUSES);
+
+export const productJson = z.object({
+  id: idString,
+  sku: z.string(),
+  name: z.string(),
+  category: z.string(),
+  priceCents: count.describe('Unit price in cents.'),
+  stock: count.describe('Units available to new orders.'),
+});
+/** A product as `POST /products` and `GET /products/{id}` answer it. */
+export type ProductJson = z.output<typeof productJson>;
+
+export const orderItemJson = z.object({
+  productId: idString,
+  quantity: z.number().int().min(1),
+  unitPriceCents: count.describe('The unit price when the order was created.'),
+});
+
+export const orderJson = z.object({
+  id: idString,
+  customerId: z.string(),
+  status,
+  category: z.string().describe('The product category whose payment window the order got (the shortest).'),
+  items: z.array(orderItemJson),
+  totalCents: count,
+  paymentRef: z.string().nullable().describe('Set once the order is paid.'),
+  expiresAt: instant.describe('End of the payment window; a PENDING_PAYMENT order past it is closed.'),
+  createdAt: instant,
+  paidAt: instant.nullable(),
+  closedAt: instant.nullable().describe('When it was CLOSED (timeout) or CANCELLED.'),
+  shippedAt: instant.nullable(),
+  completedAt: instant.nullable(),
+});
+/** An order as the API shows it. */
+export type OrderJson = z.output<typeof orderJson>;
+
+export const orderEventJson = z.object({
+  event: z.enum([...ORDER_EVENTS, 'create']),
+  from: status.nullable().describe('null for `create`.'),
+  to: status,
+  source: z.enum(EVENT_SOURCES).describe('Who caused it: the API, the timeout consumer, the sweeper, a read, the CLI.'),
+  at: instant,
+});
+/** One entry of `GET /orders/{id}/events`. */
+export type OrderEventJson = z.output<typeof orderEventJson>;
+export const orderEventsJson = z.array(orderEventJson).describe('The transitions of the order, oldest first.');
+
+const latenessJson = z
+  .object({
+    p50: z.number().nullable(),
+    p99: z.number().nullable(),
+    max: z.number().nullable().describe('Over every closed order, not only the sample.'),
+    samples: count.describe('How many closed orders p50 and p99 are computed from.'),
+  })
+  .describe('How long after their deadline orders were closed, in ms; null when none was.');
+const outcomeCounts = {
+  created: count,
+  paid: count.describe('Now PAID, SHIPPED or COMPLETED.'),
+  closedByTimeout: count,
+  cancelled: count,
+  pending: count,
+  timeoutRate: z.number().min(0).max(1).describe('closedByTimeout / created; 0 when nothing was created.'),
+  latenessMs: latenessJson,
+};
+export const timeoutStatsJson = z.object({
+  since: instant.describe('Start of the period: orders created at or after it count.'),
+  until: instant.describe('When the figures were taken.'),
+  categories: z
+    .array(z.object({ category: z.string(), ...outcomeCounts }))
+    .describe('Highest timeout rate first, then more orders first, then by name.'),
+  totals: z.object(outcomeCounts),
+});
+/** The body of `GET /stats/timeouts`. */
+export type TimeoutStatsJson = z.output<typeof timeoutStatsJson>;
+
+export const healthJson = z.object({ status: z.literal('ok') });
+export const readinessJson = z.object({
+  status: z.enum(['ready', 'not ready']),
+  down: z.array(z.string()).describe('The dependencies that cannot be reached (empty when ready).'),
+});
+
+/** The OpenAPI document itself, as far as a client needs to know before reading it. */
+export const openApiJson = z.looseObject({
+  openapi: z.string().regex(/^3\.1\.\d+$/),
+  info: z.looseObject({ title: z.string(), version: z.string() }),
+  paths: z.record(z.string(), z.unknown()),
+});
+
+/** An RFC 9457 problem of one `type`, with the members that type adds. */
+function problem(type: ProblemType, description: string, extra: z.core.$ZodLooseShape = {}) {
+  return z
+    .object({
+      type: z.literal(problemUri(type)),
+      title: z.string().min(1),
+      status: z.number().int().min(400).max(599).describe('The HTTP status.'),
+      detail: z.string().min(1),
+      ...extra,
+    })
+    .describe(description);
+}
+
+const orderStatus = status.describe('The state the order is in, which forbids the request.');
+/** Every problem the API answers, by type; 'not-ready' is declared in ProblemType but nothing raises it. */
+export const problemJson = {
+  'bad-request': problem(
+    'bad-request',
+    'The request is malformed: body, JSON syntax, path encoding, `since` or `Idempotency-Key`.',
+    {
+      errors: z
+        .array(z.object({ path: z.string(), message: z.string() }))
+        .optional()
+        .describe('Each invalid field with its dotted path ("(body)" for the body as a whole).'),
+    },
+  ),
+  'not-found': problem('not-found', 'The order or product does not exist.', {
+    productIds: z.array(z.string()).optional().describe('POST /orders: the products that do not exist.'),
+  }),
+  'duplicate-sku': problem('duplicate-sku', 'A product with this sku already exists.'),
+  'insufficient-stock': problem('insufficient-stock', 'Not enough stock for some items; nothing was taken.', {
+    shortages: z.array(z.object({ productId: idString, requested: count, available: count })),
+  }),
+  'illegal-transition': problem('illegal-transition', 'The order is in a state that forbids this event.', {
+    orderStatus,
+    event: z.enum(ORDER_EVENTS),
+  }),
+  'payment-window-ended': problem('payment-window-ended', 'The order passed its deadline and is closed.', {
+    orderStatus,
+  }),
+  'payment-ref-mismatch': problem('payment-ref-mismatch', 'The order was already paid with another paymentRef.', {
+    orderStatus,
+  }),
+  'idempotency-key-reused': problem(
+    'idempotency-key-reused',
+    '422: the key was used with another body. 409: a request with the key is still in progress; retry.',
+  ),
+  'payload-too-large': problem(
+    'payload-too-large',
+    'The body is larger than the limit (config http.bodyLimit, 100 kB by default).',
+  ),
+  'unsupported-media-type': problem(
+    'unsupported-media-type',
+    'The body is not application/json (or its charset or encoding is unsupported).',
+  ),
+  internal: problem('internal', 'The request could not be completed; the service logged why.'),
+} satisfies Record<Exclude<ProblemType, 'not-ready'>, z.ZodType>;
+/** A problem type the API answers with. */
+export type AnsweredProblem = keyof typeof problemJson;

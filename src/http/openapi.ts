@@ -1,0 +1,500 @@
+import { z } from 'zod/v4';
+import packageJson from '../../package.json';
+import {
+  healthJson,
+  openApiJson,
+  orderEventJson,
+  orderEventsJson,
+  orderItemJson,
+  orderJson,
+  problemJson,
+  productJson,
+  readinessJson,
+  timeoutStatsJson,
+  type AnsweredProblem,
+} from './api-schemas';
+import { idempotencyKeyHeader, orderBody, pathIdParam, payBody, productBody, sinceParam } from './validation';
+
+/** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1). */
+export type JsonSchema = z.core.JSONSchema.BaseSchema;
+
+/** The HTTP methods the API serves. */
+export type Method = 'get' | 'post';
+
+/** A response header as the document describes it. */
+export interface HeaderObject {
+  /** What the header carries. */
+  description: string;
+  /** Whether every response with this status has it. */
+  required?: boolean;
+  /** What its value looks like. */
+  schema: JsonSchema;
+}
+
+/** One status of one operation. */
+export interface ResponseObject {
+  /** What the status means on this route. */
+  description: string;
+  /** Headers worth knowing, by name. */
+  headers?: Record<string, HeaderObject>;
+  /** The body by media type (absent: no body). */
+  content?: Record<string, { schema: JsonSchema }>;
+}
+
+/** A path, query or header parameter. */
+export interface ParameterObject {
+  /** Its name (`id`, `since`, `Idempotency-Key`). */
+  name: string;
+  /** Where it goes. */
+  in: 'path' | 'query' | 'header';
+  /** Whether the request needs it. */
+  required: boolean;
+  /** What it means. */
+  description?: string;
+  /** The schema that validates it, from the same zod schema the route uses. */
+  schema: JsonSchema;
+}
+
+/** One method on one path. */
+export interface OperationObject {
+  /** A stable name for code generators. */
+  operationId: string;
+  /** One line for humans. */
+  summary: string;
+  /** The rules behind it. */
+  description?: string;
+  /** Which group it is listed under. */
+  tags: string[];
+  /** Path, query and header parameters. */
+  parameters?: ParameterObject[];
+  /** The body it reads, if any. */
+  requestBody?: { description?: string; required: boolean; content: Record<string, { schema: JsonSchema }> };
+  /** Every status it answers with, by status code. */
+  responses: Record<string, ResponseObject>;
+}
+
+/** The OpenAPI 3.1 document of the API. */
+export interface OpenApiDocument {
+  /** The OpenAPI version. */
+  openapi: '3.1.0';
+  /** Title, version and summary of the API. */
+  info: { title: string; version: string; description: string };
+  /** The groups operations are listed under. */
+  tags: { name: string; description: string }[];
+  /** Every route, by OpenAPI path template (`/orders/{id}`) and method. */
+  paths: Record<string, Partial<Record<Method, OperationObject>>>;
+  /** Named schemas the operations refer to with `$ref`. */
+  components: { schemas: Record<string, JsonSchema> };
+}
+
+const SCHEMAS = '#/components/schemas/';
+
+// Request schemas are published as zod reads them (io: input: before transforms, ids as string or number);
+// response schemas as the code writes them (io: output: objects without extra members).
+const requestComponents = z.registry<{ id: string }>();
+requestComponents.add(productBody, { id: 'NewProduct' });
+requestComponents.add(orderBody, { id: 'NewOrder' });
+requestComponents.add(payBody, { id: 'Payment' });
+
+const responseComponents = z.registry<{ id: string }>();
+responseComponents.add(productJson, { id: 'Product' });
+responseComponents.add(orderJson, { id: 'Order' });
+responseComponents.add(orderItemJson, { id: 'OrderItem' });
+responseComponents.add(orderEventJson, { id: 'OrderEvent' });
+responseComponents.add(orderEventsJson, { id: 'OrderEvents' });
+responseComponents.add(timeoutStatsJson, { id: 'TimeoutStats' });
+responseComponents.add(healthJson, { id: 'Health' });
+responseComponents.add(readinessJson, { id: 'Readiness' });
+responseComponents.add(openApiJson, { id: 'OpenApiDocument' });
+const problemName = (type: string) =>
+  `${type.replace(/(^|-)([a-z])/g, (_m, _dash: string, c: string) => c.toUpperCase())}Problem`;
+for (const [type, schema] of Object.entries(problemJson)) responseComponents.add(schema, { id: problemName(type) });
+
+/** The components of a registry as JSON Schemas that refer to each other through `#/components/schemas/`. */
+function componentSchemas(registry: typeof requestComponents, io: 'input' | 'output'): Record<string, JsonSchema> {
+  const { schemas } = z.toJSONSchema(registry, {
+    target: 'draft-2020-12',
+    io,
+    unrepresentable: 'throw',
+    cycles: 'throw',
+    reused: 'inline',
+    uri: (id) => SCHEMAS + id,
+  });
+  // `__shared` would hold schemas zod extracted on its own, under names nobody chose.
+  if ('__shared' in schemas) throw new Error('a component refers to an unnamed shared schema');
+  // $schema and $id are zod's stand-alone framing; inside an OpenAPI document they are implied.
+  return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]));
+}
+
+/** A parameter's or header's schema, inline. */
+function inlineSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _s, ...json } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'throw' });
+  if (json.$defs) throw new Error('an inline schema must not need $defs');
+  return json;
+}
+
+const refTo = (registry: typeof requestComponents, schema: z.ZodType): JsonSchema => {
+  const id = registry.get(schema)?.id;
+  if (!id) throw new Error('schema is not a named component');
+  return { $ref: SCHEMAS + id };
+};
+
+/** A response in the table below: a JSON body, problems, plain text or nothing. */
+interface ResponseSpec {
+  /** What the status means on this route. */
+  description: string;
+  /** The JSON body: a schema of `responseComponents`. */
+  json?: z.ZodType;
+  /** The problem types this status comes with on this route. */
+  problems?: AnsweredProblem[];
+  /** A text/plain body (Prometheus exposition format). */
+  text?: boolean;
+  /** Headers by name. */
+  headers?: Record<string, { description: string; required: boolean; schema: z.ZodType }>;
+}
+
+/** A route in the table below. */
+interface RouteSpec {
+  /** HTTP method. */
+  method: Method;
+  /** OpenAPI path template. */
+  path: string;
+  /** See OperationObject. */
+  operationId: string;
+  /** See OperationObject. */
+  tag: 'products' | 'orders' | 'stats' | 'operations';
+  /** See OperationObject. */
+  summary: string;
+  /** See OperationObject. */
+  description?: string;
+  /** What `{id}` in the path names, when it has one. */
+  pathId?: 'order' | 'product';
+  /** Query parameters and request headers, with the zod schemas that validate them. */
+  parameters?: { name: string; in: 'query' | 'header'; schema: z.ZodType }[];
+  /** The JSON body: a schema of `requestComponents`; `null`: a body is not needed and, if sent, ignored. */
+  body?: z.ZodType | null;
+  /** Every status the route answers with. */
+  responses: Record<number, ResponseSpec>;
+}
+
+const internal: Record<number, ResponseSpec> = {
+  500: { description: 'Something failed unexpectedly (e.g. the database is unreachable).', problems: ['internal'] },
+};
+const badPath: ResponseSpec = {
+  description: 'The path is not valid percent-encoding.',
+  problems: ['bad-request'],
+};
+const notFound = (what: string): ResponseSpec => ({
+  description: `No ${what} has this id (an id that cannot exist, like \`abc\`, is not found too).`,
+  problems: ['not-found'],
+});
+/** Statuses every route that reads a JSON body can answer with. */
+const bodyErrors = (badRequest: string): Record<number, ResponseSpec> => ({
+  400: { description: badRequest, problems: ['bad-request'] },
+  413: { description: 'The body is larger than the limit.', problems: ['payload-too-large'] },
+  415: { description: 'The body is not JSON (Content-Type application/json).', problems: ['unsupported-media-type'] },
+});
+const location = (what: string) => ({
+  Location: {
+    description: `Where the new ${what} can be read.`,
+    required: true,
+    schema: z.string().regex(new RegExp(`^/${what}s/[1-9]\\d{0,18}$`)),
+  },
+});
+/** The 409s of the transitions: pay has one more way to be refused. */
+const conflicts = {
+  pay: ['illegal-transition', 'payment-window-ended', 'payment-ref-mismatch'],
+  other: ['illegal-transition', 'payment-window-ended'],
+} satisfies Record<string, AnsweredProblem[]>;
+
+/** Every route the app serves; the route-coverage test checks this list against the express app. */
+const ROUTES: RouteSpec[] = [
+  {
+    method: 'get',
+    path: '/healthz',
+    operationId: 'getHealth',
+    tag: 'operations',
+    summary: 'Liveness: 200 while the process lives.',
+    responses: { 200: { description: 'The process is alive.', json: healthJson } },
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    operationId: 'getReadiness',
+    tag: 'operations',
+    summary: 'Readiness: 200 when broker and database are reachable.',
+    responses: {
+      200: { description: 'Broker and database are reachable.', json: readinessJson },
+      503: { description: 'A dependency is unreachable, or the service is draining.', json: readinessJson },
+    },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    tag: 'operations',
+    summary: 'Prometheus metrics.',
+    responses: { 200: { description: 'Prometheus text exposition format.', text: true } },
+  },
+  {
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'getOpenApi',
+    tag: 'operations',
+    summary: 'This document.',
+    responses: { 200: { description: 'The OpenAPI 3.1 description of every route.', json: openApiJson } },
+  },
+  {
+    method: 'post',
+    path: '/products',
+    operationId: 'createProduct',
+    tag: 'products',
+    summary: 'Creates a product with its initial stock.',
+    body: productBody,
+    responses: {
+      201: { description: 'The product was created.', json: productJson, headers: location('product') },
+      ...bodyErrors('The body is missing, not valid JSON, or a field is invalid (see `errors`).'),
+      409: { description: 'A product with this sku already exists.', problems: ['duplicate-sku'] },
+      ...internal,
+    },
+  },
+  {
+    method: 'get',
+    path: '/products/{id}',
+    operationId: 'getProduct',
+    tag: 'products',
+    summary: 'Reads a product and its stock available to new orders.',
+    pathId: 'product',
+    responses: {
+      200: { description: 'The product.', json: productJson },
+      400: badPath,
+      404: notFound('product'),
+      ...internal,
+    },
+  },
+  {
+    method: 'post',
+    path: '/orders',
+    operationId: 'createOrder',
+    tag: 'orders',
+    summary: 'Creates a PENDING_PAYMENT order and takes its stock, all items or none.',
+    description:
+      'The payment window is the shortest of the windows of the categories of its products; when it ends ' +
+      'unpaid, the order is CLOSED and its stock given back.',
+    parameters: [{ name: 'Idempotency-Key', in: 'header', schema: idempotencyKeyHeader }],
+    body: orderBody,
+    responses: {
+      201: {
+        description: 'The order was created, or this is the replay of an earlier request with the same key and body.',
+        json: orderJson,
+        headers: {
+          ...location('order'),
+          'Idempotent-Replayed': {
+            description: 'Present on a replay: this is the response of the first request, no new order.',
+            required: false,
+            schema: z.literal('true'),
+          },
+        },
+      },
+      ...bodyErrors('The body is missing, not valid JSON, or invalid (see `errors`); or a malformed Idempotency-Key.'),
+      404: { description: 'A product does not exist (`productIds`); nothing was taken.', problems: ['not-found'] },
+      409: {
+        description:
+          'Not enough stock (`shortages`), nothing was taken; or a request with the same Idempotency-Key is ' +
+          'still in progress.',
+        problems: ['insufficient-stock', 'idempotency-key-reused'],
+      },
+      422: {
+        description: 'The Idempotency-Key was already used with another body.',
+        problems: ['idempotency-key-reused'],
+      },
+      ...internal,
+    },
+  },
+  {
+    method: 'get',
+    path: '/orders/{id}',
+    operationId: 'getOrder',
+    tag: 'orders',
+    summary: 'Reads an order; one past its deadline is closed first, never shown as PENDING_PAYMENT.',
+    pathId: 'order',
+    responses: {
+      200: { description: 'The order.', json: orderJson },
+      400: badPath,
+      404: notFound('order'),
+      ...internal,
+    },
+  },
+  {
+    method: 'get',
+    path: '/orders/{id}/events',
+    operationId: 'getOrderEvents',
+    tag: 'orders',
+    summary: 'The transitions of an order, oldest first.',
+    pathId: 'order',
+    responses: {
+      200: { description: 'The events.', json: orderEventsJson },
+      400: badPath,
+      404: notFound('order'),
+      ...internal,
+    },
+  },
+  {
+    method: 'post',
+    path: '/orders/{id}/pay',
+    operationId: 'payOrder',
+    tag: 'orders',
+    summary: 'Pays a PENDING_PAYMENT order before its deadline; paying again with the same paymentRef is a no-op.',
+    pathId: 'order',
+    body: payBody,
+    responses: {
+      200: { description: 'The order, PAID (or as it was, for the same paymentRef again).', json: orderJson },
+      ...bodyErrors(
+        'The body is missing, not valid JSON, or invalid (see `errors`); or the path is not valid percent-encoding.',
+      ),
+      404: notFound('order'),
+      409: {
+        description:
+          'Not payable: closed, cancelled, past its deadline (closed now), or already paid with another paymentRef.',
+        problems: conflicts.pay,
+      },
+      ...internal,
+    },
+  },
+  ...(
+    [
+      [
+        'cancel',
+        'cancelOrder',
+        'Cancels a PENDING_PAYMENT order (by its buyer) and gives its stock back.',
+        'CANCELLED',
+      ],
+      ['ship', 'shipOrder', 'Marks a PAID order shipped.', 'SHIPPED'],
+      ['complete', 'completeOrder', 'Marks a SHIPPED order completed.', 'COMPLETED'],
+    ] as const
+  ).map(([event, operationId, summary, to]): RouteSpec => ({
+    method: 'post',
+    path: `/orders/{id}/${event}`,
+    operationId,
+    tag: 'orders',
+    summary,
+    pathId: 'order',
+    body: null,
+    responses: {
+      200: { description: `The order, ${to}.`, json: orderJson },
+      ...bodyErrors('A body was sent that is not valid JSON; or the path is not valid percent-encoding.'),
+      404: notFound('order'),
+      409: {
+        description: `The order's state forbids it (\`orderStatus\`), or it passed its deadline and is closed now.`,
+        problems: conflicts.other,
+      },
+      ...internal,
+    },
+  })),
+  {
+    method: 'get',
+    path: '/stats/timeouts',
+    operationId: 'getTimeoutStats',
+    tag: 'stats',
+    summary: 'Per category of the orders created since `since`: what became of them, timeout rate, close lateness.',
+    parameters: [{ name: 'since', in: 'query', schema: sinceParam }],
+    responses: {
+      200: { description: 'The figures.', json: timeoutStatsJson },
+      400: { description: '`since` is given twice, or has neither accepted form.', problems: ['bad-request'] },
+      ...internal,
+    },
+  },
+];
+
+function operation(route: RouteSpec): OperationObject {
+  const parameters: ParameterObject[] = [];
+  if (route.pathId)
+    parameters.push({
+      name: 'id',
+      in: 'path',
+      required: true,
+      description: `The ${route.pathId} id.`,
+      schema: inlineSchema(pathIdParam, 'input'),
+    });
+  for (const p of route.parameters ?? [])
+    parameters.push({ name: p.name, in: p.in, required: false, schema: inlineSchema(p.schema, 'input') });
+
+  const responses: Record<string, ResponseObject> = {};
+  for (const [status, spec] of Object.entries(route.responses)) {
+    const response: ResponseObject = { description: spec.description };
+    if (spec.headers)
+      response.headers = Object.fromEntries(
+        Object.entries(spec.headers).map(([name, h]) => [
+          name,
+          { description: h.description, required: h.required, schema: inlineSchema(h.schema, 'output') },
+        ]),
+      );
+    if (spec.json) response.content = { 'application/json': { schema: refTo(responseComponents, spec.json) } };
+    if (spec.text) response.content = { 'text/plain': { schema: { type: 'string' } } };
+    if (spec.problems) {
+      const refs = spec.problems.map((type) => refTo(responseComponents, problemJson[type]));
+      response.content = { 'application/problem+json': { schema: refs.length === 1 ? refs[0]! : { oneOf: refs } } };
+    }
+    responses[status] = response;
+  }
+
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    tags: [route.tag],
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(route.body === undefined
+      ? {}
+      : {
+          requestBody:
+            route.body === null
+              ? {
+                  description: 'Not needed; if one is sent, it must be JSON, and it is ignored.',
+                  required: false,
+                  content: { 'application/json': { schema: {} } },
+                }
+              : { required: true, content: { 'application/json': { schema: refTo(requestComponents, route.body) } } },
+        }),
+    responses,
+  };
+}
+
+/** Builds the document from the route table and the zod schemas. */
+export function buildOpenApiDocument(): OpenApiDocument {
+  const paths: OpenApiDocument['paths'] = {};
+  for (const route of ROUTES) {
+    const methods = (paths[route.path] ??= {});
+    if (methods[route.method]) throw new Error(`${route.method} ${route.path} is described twice`);
+    methods[route.method] = operation(route);
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'order-timeout',
+      version: packageJson.version,
+      description:
+        'Closes unpaid e-commerce orders when their payment window runs out, and gives their stock back. ' +
+        'Errors are RFC 9457 problems (application/problem+json) whose `type` is urn:order-timeout:problem:<name>.',
+    },
+    tags: [
+      { name: 'products', description: 'Products and their stock.' },
+      { name: 'orders', description: 'Orders and their lifecycle.' },
+      { name: 'stats', description: 'What became of the orders of a period.' },
+      { name: 'operations', description: 'Health, readiness, metrics, this document.' },
+    ],
+    paths,
+    components: {
+      schemas: { ...componentSchemas(requestComponents, 'input'), ...componentSchemas(responseComponents, 'output') },
+    },
+  };
+}
+
+let cached: string | undefined;
+
+/** The document as `GET /openapi.json` serves it and `docs/openapi.json` holds it: 2-space JSON and a newline. */
+export function openApiText(): string {
+  // The same code always yields the same document: build it once per process.
+  cached ??= `${JSON.stringify(buildOpenApiDocument(), null, 2)}\n`;
+  return cached;
+}

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Knex } from 'knex';
 import { ConfigError, loadConfig, redactUrl, type AppConfig } from './config';
-import { connectDatabase, migrateDatabase } from './db/connect';
+import { assertSchemaCurrent, connectDatabase, migrateDatabase } from './db/connect';
 import { outboxBacklog } from './db/outbox-repo';
 import { createHttpApp } from './http/app';
 import { errorMessage, logger, setLogLevel } from './log';
@@ -26,14 +26,15 @@ export interface ServiceHandle {
 }
 
 /**
- * Wires and starts everything in one process: migrations, RabbitMQ topology, HTTP API, timeout closer,
+ * Wires and starts everything in one process: migrations (or a check that none is pending), RabbitMQ topology, HTTP API, timeout closer,
  * outbox relay and sweeper.
  */
 export async function startService(config: AppConfig): Promise<ServiceHandle> {
   setLogLevel(config.log.level);
   logger.info('starting', { mysql: redactUrl(config.mysql.url), amqp: redactUrl(config.amqp.url) });
   const topology = buildTopology({ levels: config.delayLevels, deliveryLimit: config.closer.deliveryLimit });
-  await migrateDatabase(config.mysql);
+  if (config.mysql.migrateOnStart) await migrateDatabase(config.mysql);
+  else await assertSchemaCurrent(config.mysql);
   await checkTopologyAtStart(config.amqp.url, topology);
 
   const db = connectDatabase(config.mysql);

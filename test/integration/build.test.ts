@@ -3,9 +3,15 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sym
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import mysql from 'mysql2/promise';
 import { runCli } from '../support/cli';
-import { deleteVhost, dropDatabase, eventually, scratchDatabaseUrl, scratchVhost } from '../support/scratch';
+import {
+  deleteVhost,
+  dropDatabase,
+  eventually,
+  mysqlConnection,
+  scratchDatabaseUrl,
+  scratchVhost,
+} from '../support/scratch';
 import { spawnNode, type ServiceProcess } from '../support/service-process';
 
 /**
@@ -91,14 +97,7 @@ test('when the built service runs under plain node, then it migrates, serves, cl
   const { id: orderId } = (await order.json()) as { id: string };
 
   // Straight from the database: reading the order through the API would close it itself.
-  const u = new URL(dbUrl);
-  const conn = await mysql.createConnection({
-    host: u.hostname,
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username || 'root'),
-    password: decodeURIComponent(u.password),
-    database: u.pathname.slice(1),
-  });
+  const conn = await mysqlConnection(dbUrl, true);
   try {
     const closed = await eventually(
       async () => {

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import mysql from 'mysql2/promise';
 import { loadConfig } from '../../src/config';
 import { SchemaBehindError } from '../../src/db/connect';
 import { startService } from '../../src/main';
 import { runCli } from '../support/cli';
 import {
+  databaseExists,
   deleteVhost,
   dropDatabase,
   migratedScratchDatabase,
@@ -24,24 +24,6 @@ function scratchUrl(): string {
   const url = scratchDatabaseUrl();
   cleanups.push(() => dropDatabase(url));
   return url;
-}
-
-async function databaseExists(url: string): Promise<boolean> {
-  const u = new URL(url);
-  const conn = await mysql.createConnection({
-    host: u.hostname,
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username || 'root'),
-    password: decodeURIComponent(u.password),
-  });
-  try {
-    const [rows] = await conn.query('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [
-      u.pathname.slice(1),
-    ]);
-    return (rows as unknown[]).length > 0;
-  } finally {
-    await conn.end();
-  }
 }
 
 /** A scratch database with its last migration rolled back, as if the code were one release ahead of it. */

@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import { ConfigError, loadConfig, redactUrl, type AppConfig } from './config';
 import { assertSchemaCurrent, connectDatabase, migrateDatabase } from './db/connect';
 import { outboxBacklog } from './db/outbox-repo';
+import { loadEnvFile } from './env-file';
 import { createHttpApp } from './http/app';
 import { errorMessage, logger, setLogLevel } from './log';
 import { createMetrics } from './metrics';
@@ -157,7 +158,9 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
 
 async function main(): Promise<void> {
   let config: AppConfig;
+  let envFile: string | undefined;
   try {
+    envFile = loadEnvFile();
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -166,6 +169,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  if (envFile) logger.info('environment file loaded', { file: envFile });
   const service = await startService(config);
   let stopping = false;
   const shutdown = (signal: string) => {

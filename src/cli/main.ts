@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { loadEnvFile } from '../env-file';
 import { errorMessage } from '../log';
 import { auditCommand } from './audit-command';
 import { CliError } from './cli-context';
@@ -8,6 +9,7 @@ import { sweepCommand } from './sweep-command';
 import { topologyCommand } from './topology-command';
 
 async function run(argv: string[]): Promise<void> {
+  loadEnvFile();
   const program = new Command('order-timeout')
     .description(
       'Operate the order-timeout service: database migrations, dead letters, sweeps, audits, RabbitMQ topology.',

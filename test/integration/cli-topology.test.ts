@@ -1,9 +1,15 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseDelayLevels } from '../../src/domain/delay-plan';
 import { definitionsJson } from '../../src/messaging/definitions';
 import { buildTopology } from '../../src/messaging/topology';
 import { runCli } from '../support/cli';
 import { topologyVhost } from '../support/parked';
 import { management } from '../support/scratch';
+import { spawnNode } from '../support/service-process';
+
+const ROOT = path.join(__dirname, '..', '..');
 
 const vhosts: { destroy(): Promise<void> }[] = [];
 afterAll(async () => {
@@ -64,6 +70,35 @@ test('topology export --out - writes the definitions of the configured topology'
   expect(res.code).toBe(0);
   // NODE_ENV=test: config/test.json sets the delay levels.
   expect(res.stdout).toBe(definitionsJson(buildTopology({ levels: parseDelayLevels('1s,2s,5s'), deliveryLimit: 5 })));
+});
+
+test('when the working directory has a .env, then the CLI reads it, and variables already set win', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ot-dotenv-'));
+  try {
+    writeFileSync(path.join(dir, '.env'), 'DELAY_LEVELS=3s,9s\n');
+    const exportIn = async (env: Record<string, string | undefined>) => {
+      const cli = spawnNode(
+        [
+          '--require',
+          require.resolve('tsx/cjs'),
+          path.join(ROOT, 'src', 'cli', 'main.ts'),
+          'topology',
+          'export',
+          '--out',
+          '-',
+        ],
+        { cwd: dir, env: { ORDER_TIMEOUT_ENV_FILE: undefined, ...env } },
+      );
+      expect(await cli.exited).toBe(0);
+      return (JSON.parse(cli.output()) as { queues: { name: string }[] }).queues.map((q) => q.name);
+    };
+    expect(await exportIn({})).toEqual(expect.arrayContaining(['order.delay.3s', 'order.delay.9s']));
+    expect(await exportIn({ DELAY_LEVELS: '4s' })).toContain('order.delay.4s');
+    // The test suite's own setting: no env file at all.
+    expect(await exportIn({ ORDER_TIMEOUT_ENV_FILE: '' })).toContain('order.delay.1s');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('--help', () => {

@@ -16,11 +16,19 @@ export interface ServiceProcess {
   stop(timeoutMs?: number): Promise<number | null>;
 }
 
-/** Starts `node <args>` in `cwd` with the test's environment plus `env`; logs may go to stdout or stderr. */
-export function spawnNode(args: string[], opts: { cwd: string; env: Record<string, string> }): ServiceProcess {
+/**
+ * Starts `node <args>` in `cwd` with the test's environment plus `env` (an undefined value removes a variable);
+ * logs may go to stdout or stderr.
+ */
+export function spawnNode(
+  args: string[],
+  opts: { cwd: string; env: Record<string, string | undefined> },
+): ServiceProcess {
+  const env = { ...process.env, ...opts.env };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
   const child = spawn(process.execPath, args, {
     cwd: opts.cwd,
-    env: { ...process.env, ...opts.env },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -27,8 +27,8 @@ export interface ServiceHandle {
 }
 
 /**
- * Wires and starts everything in one process: migrations (or a check that none is pending), RabbitMQ topology, HTTP API, timeout closer,
- * outbox relay and sweeper.
+ * Wires and starts everything in one process: migrations (or, with `mysql.migrateOnStart` off, a check that none
+ * is pending), RabbitMQ topology, HTTP API, timeout closer, outbox relay and sweeper.
  */
 export async function startService(config: AppConfig): Promise<ServiceHandle> {
   setLogLevel(config.log.level);

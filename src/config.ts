@@ -34,6 +34,8 @@ export interface AppConfig {
     url: string;
     /** Connections in the pool (default 10). */
     poolSize: number;
+    /** Apply pending migrations at start-up (`MYSQL_MIGRATE_ON_START`, default true); when false, a schema behind stops start-up. */
+    migrateOnStart: boolean;
   };
   /** Delay levels, ascending (`DELAY_LEVELS`). */
   delayLevels: DelayLevel[];
@@ -102,6 +104,7 @@ const ENV_NAMES: Record<string, string> = {
   'amqp.url': 'AMQP_URL',
   'amqp.managementUrl': 'RABBITMQ_MANAGEMENT_URL',
   'mysql.url': 'MYSQL_URL',
+  'mysql.migrateOnStart': 'MYSQL_MIGRATE_ON_START',
   delayLevels: 'DELAY_LEVELS',
   orderPaymentTimeouts: 'ORDER_PAYMENT_TIMEOUTS',
   'sweeper.interval': 'SWEEP_INTERVAL',
@@ -134,6 +137,16 @@ const durationOrZero = z.union([z.string(), z.number()]).pipe(
 );
 
 const positiveInt = z.coerce.number().int().positive();
+
+// Environment variables arrive as strings.
+const flag = z.union([z.boolean(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'boolean') return value;
+  const text = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(text)) return true;
+  if (['false', '0', 'no', 'off'].includes(text)) return false;
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be true or false (got "${value}")` });
+  return z.NEVER;
+});
 
 const paymentTimeouts = z
   .union([z.string(), z.record(z.unknown())])
@@ -185,7 +198,11 @@ const schema = section({
     publishTimeout: duration,
     managementUrl: z.string().regex(/^https?:\/\//, 'must start with http:// or https://'),
   }),
-  mysql: section({ url: z.string().regex(/^mysql:\/\//, 'must start with mysql://'), poolSize: positiveInt }),
+  mysql: section({
+    url: z.string().regex(/^mysql:\/\//, 'must start with mysql://'),
+    poolSize: positiveInt,
+    migrateOnStart: flag,
+  }),
   delayLevels,
   orderPaymentTimeouts: paymentTimeouts,
   closer: section({

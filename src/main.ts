@@ -4,8 +4,9 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Knex } from 'knex';
 import { ConfigError, loadConfig, redactUrl, type AppConfig } from './config';
-import { connectDatabase, migrateDatabase } from './db/connect';
+import { assertSchemaCurrent, connectDatabase, migrateDatabase } from './db/connect';
 import { outboxBacklog } from './db/outbox-repo';
+import { loadEnvFile } from './env-file';
 import { createHttpApp } from './http/app';
 import { errorFields, logger, setLogLevel } from './log';
 import { createMetrics } from './metrics';
@@ -27,14 +28,15 @@ export interface ServiceHandle {
 }
 
 /**
- * Wires and starts everything in one process: migrations, RabbitMQ topology, HTTP API, timeout closer,
- * outbox relay and sweeper.
+ * Wires and starts everything in one process: migrations (or, with `mysql.migrateOnStart` off, a check that none
+ * is pending), RabbitMQ topology, HTTP API, timeout closer, outbox relay and sweeper.
  */
 export async function startService(config: AppConfig): Promise<ServiceHandle> {
   setLogLevel(config.log.level);
   logger.info('starting', { mysql: redactUrl(config.mysql.url), amqp: redactUrl(config.amqp.url) });
   const topology = buildTopology({ levels: config.delayLevels, deliveryLimit: config.closer.deliveryLimit });
-  await migrateDatabase(config.mysql);
+  if (config.mysql.migrateOnStart) await migrateDatabase(config.mysql);
+  else await assertSchemaCurrent(config.mysql);
   await checkTopologyAtStart(config.amqp.url, topology);
 
   // The service's transactions (create, close) send their statements together, in one round trip each.
@@ -177,7 +179,9 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
 
 async function main(): Promise<void> {
   let config: AppConfig;
+  let envFile: string | undefined;
   try {
+    envFile = loadEnvFile();
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -186,6 +190,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  if (envFile) logger.info('environment file loaded', { file: envFile });
   const service = await startService(config);
   let stopping = false;
   const shutdown = (signal: string) => {

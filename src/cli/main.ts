@@ -1,18 +1,24 @@
 import { Command, CommanderError } from 'commander';
+import { loadEnvFile } from '../env-file';
 import { errorMessage, logToStderr } from '../log';
 import { auditCommand } from './audit-command';
 import { CliError } from './cli-context';
+import { dbCommand } from './db-command';
 import { deadLettersCommand } from './dead-letters-command';
 import { sweepCommand } from './sweep-command';
 import { topologyCommand } from './topology-command';
 
 async function run(argv: string[]): Promise<void> {
   logToStderr();
+  loadEnvFile();
   const program = new Command('order-timeout')
-    .description('Operate the order-timeout service: dead letters, sweeps, audits, RabbitMQ topology.')
+    .description(
+      'Operate the order-timeout service: database migrations, dead letters, sweeps, audits, RabbitMQ topology.',
+    )
     .exitOverride()
     // Usage errors are one line (commander's own, e.g. "error: unknown option '--bogus'"); --help shows the rest.
     .showHelpAfterError(false);
+  dbCommand(program);
   deadLettersCommand(program);
   topologyCommand(program);
   sweepCommand(program);

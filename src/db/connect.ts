@@ -1,7 +1,8 @@
-import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import mysql from 'mysql2/promise';
+import { redactUrl } from '../config';
 import { logger } from '../log';
+import { MigrationSource } from './migration-source';
 
 /** Options for {@link connectDatabase}. */
 export interface DatabaseOptions {
@@ -43,7 +44,7 @@ export async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
-export const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
+const MIGRATIONS_TABLE = 'knex_migrations';
 
 /** The knex configuration for a URL: UTC sessions, ids as exact numbers or strings. */
 export function knexConfig(options: DatabaseOptions): Knex.Config {
@@ -85,7 +86,7 @@ export function knexConfig(options: DatabaseOptions): Knex.Config {
         });
       },
     },
-    migrations: { directory: MIGRATIONS_DIR, loadExtensions: ['.ts', '.js'], tableName: 'knex_migrations' },
+    migrations: { migrationSource: new MigrationSource(), tableName: MIGRATIONS_TABLE },
   };
 }
 
@@ -93,13 +94,80 @@ export function connectDatabase(options: DatabaseOptions): Knex {
   return knexFactory(knexConfig(options));
 }
 
-/** Creates the database if missing and applies every pending migration. */
-export async function migrateDatabase(options: DatabaseOptions): Promise<void> {
+/** Creates the database if missing and applies every pending migration; returns the names applied. */
+export async function migrateDatabase(options: DatabaseOptions): Promise<string[]> {
   await ensureDatabase(options.url);
   const db = connectDatabase({ ...options, poolSize: 1 });
   try {
-    await db.migrate.latest();
+    const [, applied] = (await db.migrate.latest()) as [number, string[]];
+    return applied;
   } finally {
     await db.destroy();
   }
+}
+
+/** Where a database stands against the migrations of this build. */
+export interface SchemaStatus {
+  /** False when the database named in the URL does not exist yet. */
+  databaseExists: boolean;
+  /** Migrations recorded in the database, oldest first (names this build does not have included). */
+  applied: { name: string; batch: number; migratedAt: Date }[];
+  /** Migrations of this build not yet applied, oldest first. */
+  pending: string[];
+}
+
+/**
+ * Reads the migration state without changing anything: knex's own `migrate.list()` and `currentVersion()`
+ * create the migrations tables, which a check must not do (and a user without CREATE could not).
+ */
+export async function schemaStatus(options: DatabaseOptions): Promise<SchemaStatus> {
+  const names = await new MigrationSource().names();
+  const { database, ...server } = connectionFromUrl(options.url);
+  const conn = await mysql.createConnection(server);
+  let tableExists: boolean;
+  try {
+    const [schemas] = await conn.query('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
+    if ((schemas as unknown[]).length === 0) return { databaseExists: false, applied: [], pending: names };
+    const [tables] = await conn.query(
+      'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [database, MIGRATIONS_TABLE],
+    );
+    tableExists = (tables as unknown[]).length > 0;
+  } finally {
+    await conn.end();
+  }
+  if (!tableExists) return { databaseExists: true, applied: [], pending: names };
+  const db = connectDatabase({ ...options, poolSize: 1 });
+  try {
+    const rows = (await db(MIGRATIONS_TABLE).select('name', 'batch', 'migration_time').orderBy('id')) as {
+      name: string;
+      batch: number;
+      migration_time: Date;
+    }[];
+    const done = new Set(rows.map((r) => r.name));
+    return {
+      databaseExists: true,
+      applied: rows.map((r) => ({ name: r.name, batch: r.batch, migratedAt: r.migration_time })),
+      pending: names.filter((n) => !done.has(n)),
+    };
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** The database is missing or has migrations pending, and this process was told not to migrate it. */
+export class SchemaBehindError extends Error {}
+
+/** Throws a {@link SchemaBehindError} saying what to run when the schema is not at this build's latest migration. */
+export async function assertSchemaCurrent(options: DatabaseOptions): Promise<void> {
+  const status = await schemaStatus(options);
+  const fix = 'run `npm run db:migrate` (in the image: `order-timeout db migrate`), or set MYSQL_MIGRATE_ON_START=true';
+  if (!status.databaseExists)
+    throw new SchemaBehindError(
+      `the database ${connectionFromUrl(options.url).database} does not exist at ${redactUrl(options.url)} and MYSQL_MIGRATE_ON_START is false: ${fix}`,
+    );
+  if (status.pending.length > 0)
+    throw new SchemaBehindError(
+      `the database schema is behind this version (${status.pending.length} migration${status.pending.length === 1 ? '' : 's'} pending: ${status.pending.join(', ')}) and MYSQL_MIGRATE_ON_START is false: ${fix}`,
+    );
 }

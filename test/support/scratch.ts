@@ -26,6 +26,25 @@ export function scratchDatabaseUrl(): string {
   return u.toString();
 }
 
+/** A plain mysql2 connection to the server of a URL; to its database too when `useDatabase`. */
+export function mysqlConnection(url: string, useDatabase = false): Promise<mysql.Connection> {
+  const database = useDatabase ? decodeURIComponent(new URL(url).pathname.slice(1)) : undefined;
+  return mysql.createConnection({ ...serverOf(url), database });
+}
+
+/** Whether the database a URL names exists. */
+export async function databaseExists(url: string): Promise<boolean> {
+  const conn = await mysqlConnection(url);
+  try {
+    const [rows] = await conn.query('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [
+      decodeURIComponent(new URL(url).pathname.slice(1)),
+    ]);
+    return (rows as unknown[]).length > 0;
+  } finally {
+    await conn.end();
+  }
+}
+
 export async function dropDatabase(url: string): Promise<void> {
   const name = new URL(url).pathname.slice(1);
   const conn = await mysql.createConnection(serverOf(url));

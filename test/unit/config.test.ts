@@ -94,6 +94,13 @@ describe('parseConfig', () => {
       'idempotency.retention',
       'IDEMPOTENCY_RETENTION',
     ],
+    [
+      'MYSQL_MIGRATE_ON_START=maybe',
+      {},
+      { mysql: { migrateOnStart: 'maybe' } },
+      'mysql.migrateOnStart',
+      'MYSQL_MIGRATE_ON_START',
+    ],
   ])('when %s, then it throws a ConfigError naming the key and the env var', (_name, over, nested, key, env) => {
     const err = configError(raw(over, nested));
     expect(err.message).toContain('Invalid configuration');
@@ -174,6 +181,13 @@ describe('loadConfig with environment variables', () => {
     expect(config.log.level).toBe('warn');
     expect(config.mysql.url).toBe('mysql://root@127.0.0.1:3306/from_env');
     expect(config.amqp.url).toBe('amqp://guest:guest@127.0.0.1:5672/from-env');
+  });
+
+  it('when MYSQL_MIGRATE_ON_START is unset, then migrations run on start; when it is false or 0, they do not', () => {
+    expect(loadWithEnv({}).mysql.migrateOnStart).toBe(true);
+    expect(loadWithEnv({ MYSQL_MIGRATE_ON_START: 'false' }).mysql.migrateOnStart).toBe(false);
+    expect(loadWithEnv({ MYSQL_MIGRATE_ON_START: '0' }).mysql.migrateOnStart).toBe(false);
+    expect(loadWithEnv({ MYSQL_MIGRATE_ON_START: 'TRUE' }).mysql.migrateOnStart).toBe(true);
   });
 
   it('when DELAY_LEVELS=5x is in the environment, then loading throws a ConfigError naming the key and the env var', () => {

@@ -42,12 +42,26 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   // The service's transactions (create, close) send their statements together, in one round trip each.
   const db = connectDatabase({ ...config.mysql, multipleStatements: true });
   const now = () => new Date();
-  const metrics = createMetrics({ outboxBacklog: () => outboxBacklog(db, now()) });
   const processId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   let draining = false;
 
   const health: BrokerHealth = {};
   const connection = connectBroker({ url: config.amqp.url, heartbeatMs: config.amqp.heartbeat });
+  // What /readyz checks, by dependency; /metrics reports the same checks as order_timeout_ready.
+  const dependencies = {
+    broker: () => connection.isConnected(),
+    'broker-topology': () => !health.topologyError,
+    database: () =>
+      db.raw('SELECT 1').then(
+        () => true,
+        () => false,
+      ),
+  };
+  const metrics = createMetrics({
+    outboxBacklog: () => outboxBacklog(db, now()),
+    readiness: dependencies,
+    closerConsumers: () => closer.consumerCount,
+  });
   const publisher = new Publisher(connection, topology, config.amqp.publishTimeout, health);
   const relay = new OutboxRelay({
     db,
@@ -109,15 +123,8 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   });
 
   const readiness = async () => {
-    const down: string[] = [];
-    if (draining) down.push('draining');
-    if (!connection.isConnected()) down.push('broker');
-    if (health.topologyError) down.push('broker-topology');
-    try {
-      await db.raw('SELECT 1');
-    } catch {
-      down.push('database');
-    }
+    const down: string[] = draining ? ['draining'] : [];
+    for (const [name, up] of Object.entries(dependencies)) if (!(await up())) down.push(name);
     return down;
   };
 

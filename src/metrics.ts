@@ -6,9 +6,22 @@ import { errorFields, logger } from './log';
 export interface MetricsOptions {
   /** Unsent outbox rows and the age of the oldest (one cheap query), read on every scrape. */
   outboxBacklog?: () => Promise<{ waiting: number; oldestAgeMs: number }>;
-  /** Longest a scrape waits for `outboxBacklog` before answering with the last values (default 1 s). */
+  /**
+   * The checks behind `/readyz`, by dependency (`broker`, `broker-topology`, `database`): true while it is up. Read
+   * on every scrape into `order_timeout_ready`.
+   */
+  readiness?: Readonly<Record<string, () => boolean | Promise<boolean>>>;
+  /** Consumers the closer has on `order.timeout` in this process, read on every scrape. */
+  closerConsumers?: () => number;
+  /**
+   * Longest a scrape waits for `outboxBacklog` (then it answers with the last values) or for a readiness check
+   * (then that dependency counts as down). Default 1 s.
+   */
   collectTimeoutMs?: number;
 }
+
+/** Why the closer parks a message; each starts at 0, so the first park of a process shows in `increase()`. */
+const PARK_REASONS = ['invalid', 'unknown-order', 'attempts-exhausted'];
 
 /**
  * The service's Prometheus metrics; one registry per service instance so tests can run several. Labels carry
@@ -62,6 +75,7 @@ export function createMetrics(opts: MetricsOptions = {}) {
     labelNames: ['reason'],
     registers,
   });
+  for (const reason of PARK_REASONS) parked.inc({ reason }, 0);
   const rescheduled = new Counter({
     name: 'order_timeout_timeouts_rescheduled_total',
     help: 'Timeout messages sent on to a delay level: early arrivals and retries',
@@ -81,7 +95,20 @@ export function createMetrics(opts: MetricsOptions = {}) {
     registers,
   });
 
-  if (opts.outboxBacklog) registerOutboxGauges(registers, opts.outboxBacklog, opts.collectTimeoutMs ?? 1_000);
+  const collectTimeoutMs = opts.collectTimeoutMs ?? 1_000;
+  if (opts.outboxBacklog) registerOutboxGauges(registers, opts.outboxBacklog, collectTimeoutMs);
+  if (opts.readiness) registerReadinessGauge(registers, opts.readiness, collectTimeoutMs);
+  if (opts.closerConsumers) {
+    const read = opts.closerConsumers;
+    new Gauge({
+      name: 'order_timeout_closer_consumers',
+      help: 'Consumers the closer has on order.timeout in this process: 0 while the broker is unreachable or the process drains',
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  }
 
   const countClosed = (closed: readonly ClosedOrder[], source: string) => {
     for (const c of closed) {
@@ -126,17 +153,12 @@ function registerOutboxGauges(
   // One query per scrape, however many gauges ask: the first collect starts it, the second joins it.
   const refresh = () =>
     (pending ??= (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      });
       try {
-        last = await Promise.race([read(), timedOut]);
+        last = await within(read(), timeoutMs);
       } catch (err) {
         errors.inc();
         logger.warn('outbox backlog not read for /metrics; showing the last values', { ...errorFields(err) });
       } finally {
-        clearTimeout(timer);
         pending = undefined;
       }
     })());
@@ -167,6 +189,46 @@ function registerOutboxGauges(
       this.set(last.oldestAgeMs / 1000);
     },
   });
+}
+
+/**
+ * `order_timeout_ready{dependency}`: 1 while the dependency is up, 0 while it is down, from the same checks as
+ * `/readyz` (which also reports `draining`, not a dependency). A check that fails or does not answer within
+ * `timeoutMs` counts as down: a database that hangs is as unreachable as one that refuses.
+ */
+function registerReadinessGauge(
+  registers: Registry[],
+  checks: Readonly<Record<string, () => boolean | Promise<boolean>>>,
+  timeoutMs: number,
+): void {
+  new Gauge({
+    name: 'order_timeout_ready',
+    help: 'Whether a dependency is up (1) or down (0) by the checks behind /readyz: broker, broker-topology, database',
+    labelNames: ['dependency'],
+    registers,
+    async collect() {
+      const states = await Promise.all(
+        Object.entries(checks).map(async ([dependency, check]) => {
+          const up = await within(Promise.resolve().then(check), timeoutMs).catch(() => false);
+          return { dependency, up };
+        }),
+      );
+      for (const { dependency, up } of states) this.set({ dependency }, up ? 1 : 0);
+    },
+  });
+}
+
+/** `work`'s result, or a rejection once `ms` have passed without one. */
+async function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -84,6 +84,11 @@ export class Closer {
     this.channel.on('error', (err) => logger.warn('closer channel setup failed', errorFields(err)));
   }
 
+  /** Consumers this closer has on `order.timeout` now: 1 while it consumes, 0 while the broker is gone. */
+  get consumerCount(): number {
+    return this.consumers.size;
+  }
+
   /** Stops consuming, finishes and acknowledges the messages in hand, closes the channel. */
   async stop(): Promise<void> {
     this.stopping = true;

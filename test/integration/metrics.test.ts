@@ -253,6 +253,19 @@ describe('outbox backlog gauges', () => {
   });
 });
 
+describe('readiness and closer gauges', () => {
+  test('when the broker and the database are up, then every dependency reads 1 and the closer has its consumer', async () => {
+    await eventually(
+      async () => (await metricValue(svc, 'order_timeout_closer_consumers')) === 1,
+      10_000,
+      'the closer to consume',
+    );
+    const { text } = await scrape();
+    for (const dependency of ['broker', 'broker-topology', 'database'])
+      expect(text).toContain(`order_timeout_ready{dependency="${dependency}"} 1`);
+  });
+});
+
 describe('labels', () => {
   test('when /metrics is scraped after all of the above, then no label value is an order id and HTTP routes are patterns', async () => {
     const { text } = await scrape();

@@ -70,3 +70,49 @@ describe('order counters', () => {
     expect(text).not.toMatch(/123456789|987654321/);
   });
 });
+
+describe('readiness gauge', () => {
+  it('when scraped, then each dependency reads 1 while its check passes and 0 while it fails, throws or hangs', async () => {
+    const metrics = createMetrics({
+      readiness: {
+        broker: () => true,
+        'broker-topology': () => false,
+        database: () => Promise.reject(new Error('connect ECONNREFUSED')),
+        cache: () => new Promise<boolean>(() => undefined),
+      },
+      collectTimeoutMs: 50,
+    });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('order_timeout_ready{dependency="broker"} 1');
+    expect(text).toContain('order_timeout_ready{dependency="broker-topology"} 0');
+    expect(text).toContain('order_timeout_ready{dependency="database"} 0');
+    expect(text).toContain('order_timeout_ready{dependency="cache"} 0');
+  });
+
+  it('when a dependency comes back, then the next scrape reads 1', async () => {
+    let up = false;
+    const metrics = createMetrics({ readiness: { database: async () => up } });
+    expect(await metrics.registry.metrics()).toContain('order_timeout_ready{dependency="database"} 0');
+    up = true;
+    expect(await metrics.registry.metrics()).toContain('order_timeout_ready{dependency="database"} 1');
+  });
+});
+
+describe('closer gauges and counters', () => {
+  it('when scraped, then the closer consumers gauge reads the count at that moment', async () => {
+    let consumers = 1;
+    const metrics = createMetrics({ closerConsumers: () => consumers });
+    expect(sample(await metrics.registry.metrics(), 'order_timeout_closer_consumers')).toBe(1);
+    consumers = 0;
+    expect(sample(await metrics.registry.metrics(), 'order_timeout_closer_consumers')).toBe(0);
+  });
+
+  it('when nothing was parked yet, then every park reason is exported at 0, so the first park shows as an increase', async () => {
+    const metrics = createMetrics();
+    metrics.closer.parked('invalid');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('order_timeout_messages_parked_total{reason="invalid"} 1');
+    expect(text).toContain('order_timeout_messages_parked_total{reason="unknown-order"} 0');
+    expect(text).toContain('order_timeout_messages_parked_total{reason="attempts-exhausted"} 0');
+  });
+});

@@ -12,8 +12,10 @@ const common = {
 };
 
 module.exports = {
-  // Each parallel test file gets its own database and vhost. Disruptive tests stop the shared MariaDB or
-  // RabbitMQ, so they run alone, one file at a time, after the others (see the npm test script).
+  // Each parallel test file gets its own database and vhost on the machine's shared MariaDB and RabbitMQ.
+  // Disruptive tests stop and restart servers: private ones they start themselves (test/disruptive/support),
+  // never the shared ones. They still run apart, one file at a time, after the others (see the npm test
+  // script): starting a RabbitMQ node or a MariaDB keeps a core busy for seconds, and they check lateness.
   projects: [
     {
       ...common,
@@ -30,6 +32,10 @@ module.exports = {
       globalTeardown: '<rootDir>/test/faults/support/global-teardown.ts',
     },
   ],
+  // Every run, whatever the projects: fails it if the shared MariaDB or RabbitMQ went down or restarted
+  // meanwhile (uptimes and a held AMQP connection; test/support/shared-services-guard.ts).
+  globalSetup: '<rootDir>/test/support/shared-services-setup.ts',
+  globalTeardown: '<rootDir>/test/support/shared-services-teardown.ts',
   maxWorkers: 2,
   testTimeout: 60_000,
 };

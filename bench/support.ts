@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import amqp from 'amqplib';
@@ -6,6 +5,7 @@ import mysql from 'mysql2/promise';
 import { migrateDatabase } from '../src/db/connect';
 import { parseDelayLevels } from '../src/domain/delay-plan';
 import { assertTopology, buildTopology } from '../src/messaging/topology';
+import { spawnService } from '../test/support/child-service';
 
 export const ROOT = path.join(__dirname, '..');
 const MYSQL_BASE = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/order_timeout';
@@ -183,44 +183,22 @@ export interface ServiceProcess {
 }
 
 export async function startServiceProcess(scratch: Scratch, env: Record<string, string> = {}): Promise<ServiceProcess> {
-  const port = 41_000 + Math.floor(Math.random() * 9000);
-  // BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service.
-  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--require', 'tsx/cjs', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      HTTP_PORT: String(port),
-      MYSQL_URL: scratch.mysqlUrl,
-      AMQP_URL: scratch.amqpUrl,
-      LOG_LEVEL: 'warn',
-      ...env,
+  const service = await spawnService(
+    { NODE_ENV: 'production', MYSQL_URL: scratch.mysqlUrl, AMQP_URL: scratch.amqpUrl, ...env },
+    {
+      // BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service.
+      nodeArgs: (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      timeoutMs: 60_000,
+      keepOutput: 20_000,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => {
-    stderr = (stderr + d).slice(-20_000);
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`service did not start:\n${stderr}`);
-    await sleep(100);
-  }
+  );
   return {
-    port,
-    pid: child.pid!,
+    port: service.port,
+    pid: service.pid,
     async stop() {
-      child.kill('SIGTERM');
-      const code = await exited;
-      if (code !== 0) log(`service exited ${code}; last log lines:\n${stderr.split('\n').slice(-10).join('\n')}`);
+      const { code } = await service.kill('SIGTERM');
+      if (code !== 0)
+        log(`service exited ${code}; last log lines:\n${service.output().split('\n').slice(-10).join('\n')}`);
     },
   };
 }

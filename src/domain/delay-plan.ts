@@ -36,17 +36,6 @@ export function planDelay(remainingMs: number, levels: readonly DelayLevel[]): D
   return chosen;
 }
 
-/** The hops planDelay takes to cover `remainingMs` (the final wait below the smallest level excluded). */
-export function planHops(remainingMs: number, levels: readonly DelayLevel[]): DelayLevel[] {
-  const hops: DelayLevel[] = [];
-  let left = remainingMs;
-  for (let level = planDelay(left, levels); level; level = planDelay(left, levels)) {
-    hops.push(level);
-    left -= level.ms;
-  }
-  return hops;
-}
-
 /** The level used to back off after the `attempt`-th failure: the levels in turn, then the largest. */
 export function backoffLevel(attempt: number, levels: readonly DelayLevel[]): DelayLevel {
   return levels[Math.min(Math.max(attempt - 1, 0), levels.length - 1)]!;

@@ -13,11 +13,3 @@ export function parseDuration(text: string): number {
   }
   return ms;
 }
-
-/** The shortest exact spelling of a duration: 900000 → `15m`, 3500 → `3500ms`. */
-export function formatDuration(ms: number): string {
-  for (const unit of ['d', 'h', 'm', 's'] as const) {
-    if (ms % UNIT_MS[unit]! === 0) return `${ms / UNIT_MS[unit]!}${unit}`;
-  }
-  return `${ms}ms`;
-}

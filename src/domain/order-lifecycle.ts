@@ -36,14 +36,6 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: 'SHIPPED', event: 'complete', to: 'COMPLETED', stock: 'keep', deadline: 'any', stamps: 'completed_at' },
 ];
 
-export function findTransition(from: OrderStatus, event: OrderEvent): Transition | undefined {
-  return TRANSITIONS.find((t) => t.from === from && t.event === event);
-}
-
-export function canTransition(from: OrderStatus, event: OrderEvent): boolean {
-  return findTransition(from, event) !== undefined;
-}
-
 /** The transition an event always uses, whatever the current state (each event has exactly one `from`). */
 export function transitionFor(event: OrderEvent): Transition {
   const found = TRANSITIONS.find((t) => t.event === event);

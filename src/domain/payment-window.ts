@@ -25,8 +25,3 @@ export function windowCategory(categories: readonly string[], timeouts: PaymentT
   });
   return best;
 }
-
-/** The payment window of an order: the shortest window among its products' categories. */
-export function paymentWindow(categories: readonly string[], timeouts: PaymentTimeouts): number {
-  return windowCategory(categories, timeouts).windowMs;
-}

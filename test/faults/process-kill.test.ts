@@ -92,7 +92,7 @@ test('the service killed with SIGKILL while closing a burst of 2,000 due orders,
   const closedBySecond = await metric(second, 'order_timeout_orders_closed_total', 'source="timeout"');
   expect(closedBySecond).toBe(ORDERS - closedAfterKill);
   const errors = second
-    .stderr()
+    .output()
     .split('\n')
     .filter((l) => l.includes('"level":"error"'));
   expect(errors).toEqual([]);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
+import { listeningPort } from '../support/child-service';
 import {
   deleteVhost,
   dropDatabase,
@@ -138,10 +139,7 @@ describe('the service never logs a password or URL credentials', () => {
     });
     await logged(r, 'listening');
     await logged(r, 'broker connected');
-    const port = Number(
-      /"message":"listening","port":(\d+)/.exec(r.output())?.[1] ??
-        /"port":(\d+)[^\n]*"message":"listening"/.exec(r.output())?.[1],
-    );
+    const port = listeningPort(r.output());
     const base = `http://127.0.0.1:${port}`;
 
     // Traffic: a product, an order, a rejected request, readiness.

@@ -9,7 +9,7 @@ import {
   timeoutEvents,
   waitForStatus,
 } from '../support/orders';
-import { eventually, sleep } from '../support/scratch';
+import { eventually, management, sleep } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
 let svc: TestService;
@@ -267,16 +267,29 @@ describe('the sweeper', () => {
   });
 });
 
-test('the closer consumes order.timeout with a prefetch, and nothing is left unacknowledged once orders are closed', async () => {
+test('when the closer consumes order.timeout, then its consumer has the configured prefetch, and nothing is left unacknowledged once orders are closed', async () => {
   const product = await makeProduct(svc, { category: 'short' });
   const order = await makeOrder(svc, product);
   await waitForStatus(svc, order.id, 'CLOSED');
+  // What the broker applies: the consumer's prefetch_count (basic.qos on the closer's channel).
+  const closers = await eventually(
+    async () => {
+      const all = ((await management(`/consumers/${encodeURIComponent(svc.vhost)}`)) ?? []) as {
+        queue: { name: string };
+        prefetch_count: number;
+      }[];
+      const found = all.filter((c) => c.queue.name === TIMEOUT_QUEUE);
+      return found.length > 0 ? found : undefined;
+    },
+    15_000,
+    'the closer in the management API',
+  );
+  expect(closers.map((c) => c.prefetch_count)).toEqual([svc.config.closer.prefetch]);
   await eventually(
     async () => {
-      const q = (await fetch(`http://127.0.0.1:15672/api/queues/${encodeURIComponent(svc.vhost)}/${TIMEOUT_QUEUE}`, {
-        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
-      }).then((r) => r.json())) as { messages?: number; consumers?: number };
-      return q.consumers === 1 && q.messages === 0 ? true : undefined;
+      const q = (await management(`/queues/${encodeURIComponent(svc.vhost)}/${TIMEOUT_QUEUE}`)) as
+        { messages?: number; consumers?: number } | undefined;
+      return q?.consumers === 1 && q.messages === 0 ? true : undefined;
     },
     15_000,
     'order.timeout to be empty with one consumer',

@@ -1,65 +1,55 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
+import { spawnService, type ServiceChild } from '../support/child-service';
 import { makeOrder, makeProduct } from '../support/orders';
-import { eventually, sleep } from '../support/scratch';
+import { eventually } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
-const root = path.join(__dirname, '..', '..');
-
 let svc: TestService;
+let child: ServiceChild | undefined;
 beforeAll(async () => {
   svc = await startTestService({ orderPaymentTimeouts: { default: '15m', short: '1s' } });
 });
-afterAll(async () => svc?.destroy());
+afterAll(async () => {
+  await child?.kill();
+  await svc?.destroy();
+});
 
 test('when the service gets SIGTERM while timeouts are falling due, then it drains and exits 0, and nothing is lost', async () => {
   // The in-process service creates the orders; a second, real process shares its database and vhost.
-  const port = 40_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/main.ts'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      HTTP_PORT: String(port),
-      MYSQL_URL: svc.config.mysql.url,
-      AMQP_URL: svc.config.amqp.url,
-      DELAY_LEVELS: '1s,2s,5s',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
+  child = await spawnService({
+    NODE_ENV: 'test',
+    MYSQL_URL: svc.config.mysql.url,
+    AMQP_URL: svc.config.amqp.url,
+    DELAY_LEVELS: '1s,2s,5s',
   });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-
-  await eventually(
-    async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    },
-    30_000,
-    'the child service to be ready',
-  );
-  const ready = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { status: string };
+  const ready = (await (await fetch(`${child.baseUrl}/readyz`)).json()) as { status: string };
   expect(ready.status).toBe('ready');
 
   const product = await makeProduct(svc, { category: 'short', stock: 1000 });
   const orders = await Promise.all(Array.from({ length: 100 }, () => makeOrder(svc, product)));
-  await sleep(1000); // deadlines are passing: both processes' closers have messages in hand
-  child.kill('SIGTERM');
-  const code = await exited;
+  const ids = orders.map((o) => o.id as string);
+  // Deadlines are passing: the first orders are closed, the closers of both processes have the rest in hand.
+  await eventually(
+    async () =>
+      Number((await svc.db('orders').whereIn('id', ids).where({ status: 'CLOSED' }).count({ n: '*' }))[0]?.n) > 0,
+    10_000,
+    'the first orders to close',
+  );
+  const { code } = await child.kill('SIGTERM');
   // Shown whole on failure: the exit code with every error the child logged.
-  expect({ code, errors: stderr.split('\n').filter((l) => l.includes('"level":"error"')) }).toEqual({
+  expect({
+    code,
+    errors: child
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"level":"error"')),
+  }).toEqual({
     code: 0,
     errors: [],
   });
 
   const rows = await eventually(
     async () => {
-      const all = await svc.db('orders').whereIn(
-        'id',
-        orders.map((o) => o.id),
-      );
+      const all = await svc.db('orders').whereIn('id', ids);
       return all.every((r: { status: string }) => r.status === 'CLOSED') ? all : undefined;
     },
     20_000,

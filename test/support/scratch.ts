@@ -2,26 +2,23 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import mysql from 'mysql2/promise';
 import { connectDatabase, migrateDatabase } from '../../src/db/connect';
+import { mysqlServerOf, SHARED_SERVERS } from './shared-servers';
 
-const MYSQL_BASE = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/order_timeout_test';
-const AMQP_BASE = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const MANAGEMENT = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
+const { mysqlUrl: MYSQL_BASE, amqpUrl: AMQP_BASE, managementUrl: MANAGEMENT } = SHARED_SERVERS;
 
 const suffix = () => randomBytes(4).toString('hex');
 
-function serverOf(url: string) {
-  const u = new URL(url);
-  return {
-    host: u.hostname,
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username || 'root'),
-    password: decodeURIComponent(u.password),
-  };
+/** Where scratch databases and vhosts are made: SHARED_SERVERS, unless a test that breaks a server names its own. */
+export interface Servers {
+  mysqlUrl?: string;
+  amqpUrl?: string;
+  /** With credentials in it. */
+  managementUrl?: string;
 }
 
 /** A database of its own for one test file; the service creates and migrates it. */
-export function scratchDatabaseUrl(): string {
-  const u = new URL(MYSQL_BASE);
+export function scratchDatabaseUrl(servers: Servers = {}): string {
+  const u = new URL(servers.mysqlUrl ?? MYSQL_BASE);
   u.pathname = `/ot_test_${suffix()}`;
   return u.toString();
 }
@@ -47,7 +44,7 @@ export async function databaseExists(url: string): Promise<boolean> {
 
 export async function dropDatabase(url: string): Promise<void> {
   const name = new URL(url).pathname.slice(1);
-  const conn = await mysql.createConnection(serverOf(url));
+  const conn = await mysql.createConnection(mysqlServerOf(url));
   try {
     await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
   } finally {
@@ -56,8 +53,12 @@ export async function dropDatabase(url: string): Promise<void> {
 }
 
 /** Calls the RabbitMQ management API (credentials from the URL). */
-export async function management(path: string, init: { method?: string; body?: unknown } = {}): Promise<unknown> {
-  const base = new URL(MANAGEMENT);
+export async function management(
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+  servers: Servers = {},
+): Promise<unknown> {
+  const base = new URL(servers.managementUrl ?? MANAGEMENT);
   const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString(
     'base64',
   );
@@ -74,21 +75,23 @@ export async function management(path: string, init: { method?: string; body?: u
 }
 
 /** A vhost of its own for one test file, with guest allowed in; returns the AMQP URL for it. */
-export async function scratchVhost(): Promise<{ vhost: string; url: string }> {
+export async function scratchVhost(servers: Servers = {}): Promise<{ vhost: string; url: string }> {
+  const amqpBase = servers.amqpUrl ?? AMQP_BASE;
   const vhost = `ot-test-${suffix()}`;
-  await management(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'PUT', body: {} });
-  const user = decodeURIComponent(new URL(AMQP_BASE).username || 'guest');
-  await management(`/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, {
-    method: 'PUT',
-    body: { configure: '.*', write: '.*', read: '.*' },
-  });
-  const u = new URL(AMQP_BASE);
+  await management(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'PUT', body: {} }, servers);
+  const user = decodeURIComponent(new URL(amqpBase).username || 'guest');
+  await management(
+    `/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`,
+    { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } },
+    servers,
+  );
+  const u = new URL(amqpBase);
   u.pathname = `/${encodeURIComponent(vhost)}`;
   return { vhost, url: u.toString() };
 }
 
-export async function deleteVhost(vhost: string): Promise<void> {
-  await management(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'DELETE' });
+export async function deleteVhost(vhost: string, servers: Servers = {}): Promise<void> {
+  await management(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'DELETE' }, servers);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

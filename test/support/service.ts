@@ -1,6 +1,6 @@
 import { loadConfig, type AppConfig, type ConfigOverrides } from '../../src/config';
 import { startService, type ServiceHandle } from '../../src/main';
-import { deleteVhost, dropDatabase, scratchDatabaseUrl, scratchVhost } from './scratch';
+import { deleteVhost, dropDatabase, scratchDatabaseUrl, scratchVhost, type Servers } from './scratch';
 
 export interface TestService extends ServiceHandle {
   config: AppConfig;
@@ -18,14 +18,17 @@ export interface ApiResponse {
   body: any;
 }
 
-/** Starts the whole service on a scratch database and vhost, on a free port. */
-export async function startTestService(overrides: ConfigOverrides = {}): Promise<TestService> {
-  const dbUrl = scratchDatabaseUrl();
-  const { vhost, url: amqpUrl } = await scratchVhost();
+/**
+ * Starts the whole service on a scratch database and vhost, on a free port: on the shared servers, or on
+ * the private ones `servers` names (tests that break a server).
+ */
+export async function startTestService(overrides: ConfigOverrides = {}, servers: Servers = {}): Promise<TestService> {
+  const dbUrl = scratchDatabaseUrl(servers);
+  const { vhost, url: amqpUrl } = await scratchVhost(servers);
   const config = loadConfig({
     http: { port: 0 },
     mysql: { url: dbUrl },
-    amqp: { url: amqpUrl },
+    amqp: { url: amqpUrl, ...(servers.managementUrl ? { managementUrl: servers.managementUrl } : {}) },
     ...overrides,
   });
   const handle = await startService(config);
@@ -62,7 +65,7 @@ export async function startTestService(overrides: ConfigOverrides = {}): Promise
         await handle.stop();
       }
       await dropDatabase(dbUrl);
-      await deleteVhost(vhost);
+      await deleteVhost(vhost, servers);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { backoffLevel, parseDelayLevels, planDelay, planHops } from '../../src/domain/delay-plan';
+import { backoffLevel, parseDelayLevels, planDelay } from '../../src/domain/delay-plan';
 
 const levels = parseDelayLevels('1s,5s,30s,1m,5m,15m,30m,1h,2h,6h,24h');
 
@@ -59,29 +59,44 @@ describe('planDelay', () => {
   });
 });
 
-describe('planHops', () => {
+/**
+ * The hops a timeout takes: planDelay at publish time, then again each time the closer receives it early (it
+ * plans from the deadline), until less than the smallest level is left, which the closer waits in process.
+ */
+function hops(remainingMs: number): string[] {
+  const taken: string[] = [];
+  for (let left = remainingMs, level = planDelay(left, levels); level; level = planDelay(left, levels)) {
+    taken.push(level.name);
+    left -= level.ms;
+  }
+  return taken;
+}
+const covered = (names: string[]) => names.reduce((sum, name) => sum + levels.find((l) => l.name === name)!.ms, 0);
+
+describe('planDelay, hop after hop', () => {
   it('when the window is 15m, then it is one 15m hop', () => {
-    expect(planHops(900_000, levels).map((l) => l.name)).toEqual(['15m']);
+    expect(hops(900_000)).toEqual(['15m']);
   });
 
   it('when the window is 16m36.5s, then the hops add up to it minus a rest below the smallest level', () => {
     const remaining = 900_000 + 60_000 + 30_000 + 5_000 + 1_000 + 500;
-    const hops = planHops(remaining, levels);
-    expect(hops.map((l) => l.name)).toEqual(['15m', '1m', '30s', '5s', '1s']);
-    const covered = hops.reduce((s, l) => s + l.ms, 0);
-    expect(remaining - covered).toBe(500);
+    expect(hops(remaining)).toEqual(['15m', '1m', '30s', '5s', '1s']);
+    expect(remaining - covered(hops(remaining))).toBe(500);
   });
 
   it('when the window is shorter than every level, then there are no hops', () => {
-    expect(planHops(500, levels)).toEqual([]);
+    expect(hops(500)).toEqual([]);
   });
 
   it('when hops are planned for any window, then they never overshoot it and leave less than the smallest level', () => {
     for (const remaining of [1_000, 4_999, 61_000, 3_599_999, 90_000_000]) {
-      const covered = planHops(remaining, levels).reduce((s, l) => s + l.ms, 0);
-      expect(covered).toBeLessThanOrEqual(remaining);
-      expect(remaining - covered).toBeLessThan(levels[0]!.ms);
+      expect(covered(hops(remaining))).toBeLessThanOrEqual(remaining);
+      expect(remaining - covered(hops(remaining))).toBeLessThan(levels[0]!.ms);
     }
+  });
+
+  it('when the window is just under 24 h, then it takes 24 hops, the worst case with the default levels (README)', () => {
+    expect(hops(86_400_000 - 1)).toHaveLength(24);
   });
 });
 

@@ -1,9 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import type { Knex } from 'knex';
+import { spawnService, type ServiceChild } from '../../support/child-service';
 import { eventually, management } from '../../support/scratch';
-
-const root = path.join(__dirname, '..', '..', '..');
 
 export interface Reply {
   status: number;
@@ -145,14 +142,7 @@ export function note(text: string): void {
   process.stdout.write(`  # ${text}\n`);
 }
 
-export interface ChildService {
-  child: ChildProcess;
-  port: number;
-  baseUrl: string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  kill(signal?: NodeJS.Signals): Promise<void>;
-}
+export type ChildService = ServiceChild;
 
 /** Starts `src/main.ts` as a real process on `mysqlUrl` / `amqpUrl`; resolves once /readyz answers 200. */
 export async function startChildService(env: {
@@ -160,52 +150,5 @@ export async function startChildService(env: {
   AMQP_URL: string;
   [k: string]: string;
 }): Promise<ChildService> {
-  const port = 40_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/main.ts'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      HTTP_PORT: String(port),
-      DELAY_LEVELS: '1s,2s,5s',
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const handle: ChildService = {
-    child,
-    port,
-    baseUrl,
-    stderr: () => stderr,
-    exited,
-    async kill(signal = 'SIGKILL') {
-      if (gone) return;
-      child.kill(signal);
-      await exited;
-    },
-  };
-  try {
-    await eventually(
-      async () => {
-        if (gone) throw new Error(`child service exited during start-up: ${stderr}`);
-        const res = await fetch(`${baseUrl}/readyz`).catch(() => undefined);
-        return res?.status === 200 ? true : undefined;
-      },
-      30_000,
-      'the child service to be ready',
-    );
-  } catch (err) {
-    await handle.kill();
-    throw err;
-  }
-  return handle;
+  return spawnService({ NODE_ENV: 'test', DELAY_LEVELS: '1s,2s,5s', ...env });
 }

@@ -26,7 +26,7 @@ export function scratchDatabaseUrl(servers: Servers = {}): string {
 /** A plain mysql2 connection to the server of a URL; to its database too when `useDatabase`. */
 export function mysqlConnection(url: string, useDatabase = false): Promise<mysql.Connection> {
   const database = useDatabase ? decodeURIComponent(new URL(url).pathname.slice(1)) : undefined;
-  return mysql.createConnection({ ...serverOf(url), database });
+  return mysql.createConnection({ ...mysqlServerOf(url), database });
 }
 
 /** Whether the database a URL names exists. */

@@ -1,6 +1,6 @@
 import { PARKED_QUEUE } from '../../src/messaging/topology';
 import { queueDepth } from '../support/amqp';
-import { makeOrder, makeProduct, stockOf, timeoutEvents } from '../support/orders';
+import { makeOrder, makeProduct, stockOf, timeoutEvents } from '../support/fixtures';
 import { eventually, management, sleep } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 import { watchServers } from '../support/shared-services-guard';
@@ -57,7 +57,7 @@ async function expectClosedOnceThroughTheBroker(ids: string[]): Promise<void> {
 }
 
 test('when the broker restarts while orders are pending and being created, then every order still closes, once', async () => {
-  const product = await makeProduct(svc, { category: 'short', stock: 10_000 });
+  const product = (await makeProduct(svc, { category: 'short', stock: 10_000 })).id;
   const before = await eventually(
     async () => {
       const names = await serviceConnections();
@@ -101,11 +101,11 @@ test('when the broker restarts while orders are pending and being created, then 
 });
 
 test('when orders are created while the broker is stopped, then they get 201 and close on time once it is back', async () => {
-  const product = await makeProduct(svc, { category: 'eight', stock: 100 });
+  const product = (await makeProduct(svc, { category: 'eight', stock: 100 })).id;
   await servers.broker.stopApp();
   let orders;
   try {
-    orders = await Promise.all(Array.from({ length: 10 }, () => makeOrder(svc, product, 1)));
+    orders = await Promise.all(Array.from({ length: 10 }, () => makeOrder(svc, [{ productId: product, quantity: 1 }])));
     expect(await stockOf(svc, product)).toBe(90);
   } finally {
     await servers.broker.startApp();

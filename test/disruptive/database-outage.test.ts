@@ -1,6 +1,6 @@
 import { PARKED_QUEUE } from '../../src/messaging/topology';
 import { queueDepth } from '../support/amqp';
-import { makeOrder, makeProduct, metricValue, stockOf, timeoutEvents } from '../support/orders';
+import { makeOrder, makeProduct, metricValue, stockOf, timeoutEvents } from '../support/fixtures';
 import { eventually } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 import { watchServers } from '../support/shared-services-guard';
@@ -25,8 +25,10 @@ afterAll(async () => {
 });
 
 test('when the database is stopped while timeouts fall due, then they are retried and closed once it is back, with nothing parked or lost', async () => {
-  const product = await makeProduct(svc, { category: 'short', stock: 100 });
-  const orders = await Promise.all(Array.from({ length: 20 }, () => makeOrder(svc, product, 2)));
+  const product = (await makeProduct(svc, { category: 'short', stock: 100 })).id;
+  const orders = await Promise.all(
+    Array.from({ length: 20 }, () => makeOrder(svc, [{ productId: product, quantity: 2 }])),
+  );
   const retriesBefore = await metricValue(svc, 'order_timeout_timeouts_rescheduled_total', { why: 'retry' });
 
   await servers.database.stop();

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { countScenario, report } from './support/invariants';
-import { makeOrder, makeProduct, stockOf } from '../support/orders';
+import { makeOrder, makeProduct, stockOf } from '../support/fixtures';
 import { sleep } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
@@ -81,7 +81,7 @@ afterAll(async () => {
 
 describe('connection flood', () => {
   it('when 500 connections send slow bodies, then /healthz answers, orders are created, and the server times them out', async () => {
-    const productId = await makeProduct(svc, { stock: 100 });
+    const productId = (await makeProduct(svc, { stock: 100 })).id;
     const acknowledged: string[] = [];
     const kinds: Kind[] = ['dribble', 'dribble', 'stalled-body', 'stalled-headers'];
     const started = Date.now();
@@ -103,7 +103,7 @@ describe('connection flood', () => {
     }
     expect(Math.max(...latencies)).toBeLessThan(1_000);
     const t0 = Date.now();
-    const order = await makeOrder(svc, productId, 2);
+    const order = await makeOrder(svc, [{ productId: productId, quantity: 2 }]);
     const orderMs = Date.now() - t0;
     acknowledged.push(order.id);
     expect(order.status).toBe('PENDING_PAYMENT');
@@ -143,7 +143,7 @@ describe('connection flood', () => {
 
     // Still up: health, and another order.
     expect((await svc.api('GET', '/healthz')).status).toBe(200);
-    acknowledged.push((await makeOrder(svc, productId)).id);
+    acknowledged.push((await makeOrder(svc, [{ productId: productId, quantity: 1 }])).id);
     expect(await stockOf(svc, productId)).toBe(97);
     report(await countScenario(svc.db, 'connection-flood', acknowledged));
   }, 60_000);

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import fc from 'fast-check';
 import { countScenario, report } from './support/invariants';
-import { makeProduct } from '../support/orders';
+import { makeProduct } from '../support/fixtures';
 import { startTestService, type TestService } from '../support/service';
 
 /**
@@ -403,7 +403,7 @@ async function exchange(
 beforeAll(async () => {
   svc = await startTestService();
   for (let i = 0; i < 3; i++) {
-    const id = await makeProduct(svc, { stock: INITIAL_STOCK, category: i === 2 ? 'fresh' : 'general' });
+    const id = (await makeProduct(svc, { stock: INITIAL_STOCK, category: i === 2 ? 'fresh' : 'general' })).id;
     seeded.push(id);
     expectedStock.set(id, INITIAL_STOCK);
   }

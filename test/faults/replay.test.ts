@@ -1,7 +1,7 @@
 import { PARKED_QUEUE, TIMEOUT_QUEUE } from '../../src/messaging/topology';
 import { queueDepth, withChannel } from '../support/amqp';
 import { runCli, spawnCli } from '../support/cli';
-import { metricValue } from '../support/orders';
+import { metricValue } from '../support/fixtures';
 import { peekAll } from '../support/parked';
 import { eventually, sleep } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';

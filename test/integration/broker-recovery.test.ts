@@ -1,6 +1,6 @@
 import { logger } from '../../src/log';
 import { TIMEOUT_QUEUE } from '../../src/messaging/topology';
-import { makeOrder, makeProduct, waitForStatus } from '../support/orders';
+import { makeOrder, makeProduct, waitForStatus } from '../support/fixtures';
 import { eventually, management } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
@@ -56,8 +56,8 @@ async function readyz(): Promise<{ status: number; down: string[] }> {
 async function expectRecovered(closed: string): Promise<void> {
   await eventually(async () => (await readyz()).status === 200, 30_000, 'the service to be ready again');
   await closerConnection([closed]);
-  const product = await makeProduct(svc, { category: 'short', stock: 2 });
-  const order = await makeOrder(svc, product);
+  const product = (await makeProduct(svc, { category: 'short', stock: 2 })).id;
+  const order = await makeOrder(svc, [{ productId: product, quantity: 1 }]);
   await waitForStatus(svc, order.id, 'CLOSED', 30_000);
   const events = await svc.db('order_events').where({ order_id: order.id }).orderBy('id');
   expect(events.map((e: { event: string; source: string }) => `${e.event}/${e.source}`)).toEqual([
@@ -80,8 +80,8 @@ test('when the broker refuses the service connection for a while, then the servi
     await closeConnection(connection);
     await eventually(async () => (await readyz()).down.includes('broker'), 15_000, '/readyz to report the broker down');
     // Orders keep being accepted meanwhile; the outbox holds their timeouts until the broker is back.
-    const product = await makeProduct(svc, { category: 'short', stock: 2 });
-    const early = await makeOrder(svc, product);
+    const product = (await makeProduct(svc, { category: 'short', stock: 2 })).id;
+    const early = await makeOrder(svc, [{ productId: product, quantity: 1 }]);
     await setPermissions('.*');
     await expectRecovered(connection);
     await waitForStatus(svc, early.id, 'CLOSED', 30_000);

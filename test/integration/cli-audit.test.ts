@@ -1,5 +1,5 @@
 import { runCli } from '../support/cli';
-import { makeOrder, makeProduct, orderRow, stockOf } from '../support/orders';
+import { makeOrder, makeProduct, orderRow, stockOf } from '../support/fixtures';
 import { startTestService, type TestService } from '../support/service';
 
 // The service makes, migrates and fills the scratch database; the CLI runs against it as a separate process.
@@ -36,11 +36,11 @@ async function overdue(orderId: string, agoMs: number) {
 
 describe('audit', () => {
   test('when the database is consistent (orders pending, paid and cancelled), then audit passes with exit 0', async () => {
-    const product = await makeProduct(svc, { stock: 50 });
+    const product = (await makeProduct(svc, { stock: 50 })).id;
     const [, paid, cancelled] = [
-      await makeOrder(svc, product, 2),
-      await makeOrder(svc, product, 3),
-      await makeOrder(svc, product, 4),
+      await makeOrder(svc, [{ productId: product, quantity: 2 }]),
+      await makeOrder(svc, [{ productId: product, quantity: 3 }]),
+      await makeOrder(svc, [{ productId: product, quantity: 4 }]),
     ];
     await pay(paid.id);
     await cancel(cancelled.id);
@@ -57,8 +57,8 @@ describe('audit', () => {
   });
 
   test("when a product's stock is changed by hand, then audit exits 1 naming the product, and --json gives the figures", async () => {
-    const product = await makeProduct(svc, { stock: 20 });
-    const order = await makeOrder(svc, product, 3);
+    const product = (await makeProduct(svc, { stock: 20 })).id;
+    const order = await makeOrder(svc, [{ productId: product, quantity: 3 }]);
     await pay(order.id);
     const sku = await skuOf(product);
     await svc.db.raw('UPDATE products SET stock = stock + 5 WHERE id = ?', [product]);
@@ -84,8 +84,8 @@ describe('audit', () => {
   });
 
   test('when an order is still PENDING_PAYMENT past its deadline by more than the grace, then audit exits 1 naming the order', async () => {
-    const product = await makeProduct(svc, { stock: 10 });
-    const order = await makeOrder(svc, product, 1);
+    const product = (await makeProduct(svc, { stock: 10 })).id;
+    const order = await makeOrder(svc, [{ productId: product, quantity: 1 }]);
     await overdue(order.id, 10_000);
     try {
       // The default grace (1m) still covers it.
@@ -127,8 +127,8 @@ describe('audit', () => {
 
 describe('sweep', () => {
   test('when an order is overdue, then sweep --dry-run lists it and changes nothing, and sweep closes it (source cli, stock back)', async () => {
-    const product = await makeProduct(svc, { stock: 10 });
-    const order = await makeOrder(svc, product, 4);
+    const product = (await makeProduct(svc, { stock: 10 })).id;
+    const order = await makeOrder(svc, [{ productId: product, quantity: 4 }]);
     expect(await stockOf(svc, product)).toBe(6);
     await overdue(order.id, 5_000);
 

@@ -1,5 +1,5 @@
 import { startTestService, type TestService } from '../support/service';
-import { eventsOf, makeOrder, makeProduct, stockInDb } from '../support/fixtures';
+import { eventsOf, makeOrder, makeProduct, stockOf } from '../support/fixtures';
 
 let service: TestService;
 
@@ -19,10 +19,10 @@ async function sampleStock(productId: string, done: Promise<unknown>): Promise<n
     finished = true;
   });
   while (!finished) {
-    seen.push(await stockInDb(service, productId));
+    seen.push(await stockOf(service, productId));
     await new Promise((r) => setTimeout(r, 2));
   }
-  seen.push(await stockInDb(service, productId));
+  seen.push(await stockOf(service, productId));
   return seen;
 }
 
@@ -30,7 +30,7 @@ describe('racing for the last units', () => {
   it('when 50 orders race for the last 10 units, then exactly 10 get 201, 40 get 409, stock ends at 0 and is never negative', async () => {
     const product = await makeProduct(service, { stock: 30 });
     await makeOrder(service, [{ productId: product.id, quantity: 20 }]); // 10 units left
-    expect(await stockInDb(service, product.id)).toBe(10);
+    expect(await stockOf(service, product.id)).toBe(10);
 
     const burst = Promise.all(
       Array.from({ length: 50 }, (_, i) =>
@@ -48,7 +48,7 @@ describe('racing for the last units', () => {
     }
     expect(new Set(responses.filter((r) => r.status === 201).map((r) => r.body.id)).size).toBe(10);
 
-    expect(await stockInDb(service, product.id)).toBe(0);
+    expect(await stockOf(service, product.id)).toBe(0);
     expect(Math.min(...seen)).toBeGreaterThanOrEqual(0);
     // Conservation: what is held by orders plus what is left is what was received.
     const held = await service.db('order_items').where({ product_id: product.id }).sum({ q: 'quantity' }).first();
@@ -81,8 +81,8 @@ describe('racing for the last units', () => {
     const created = responses.filter((r) => r.status === 201);
     expect(responses.every((r) => r.status === 201 || r.status === 409)).toBe(true);
     expect(created).toHaveLength(6);
-    expect(await stockInDb(service, a.id)).toBe(0);
-    expect(await stockInDb(service, b.id)).toBe(0);
+    expect(await stockOf(service, a.id)).toBe(0);
+    expect(await stockOf(service, b.id)).toBe(0);
     for (const r of created) expect(r.body.items).toHaveLength(2);
   });
 });
@@ -93,7 +93,7 @@ describe('pay racing cancel', () => {
     const orders: string[] = [];
     for (let i = 0; i < 100; i++)
       orders.push((await makeOrder(service, [{ productId: product.id, quantity: 1 }], `pc-${i}`)).id);
-    expect(await stockInDb(service, product.id)).toBe(100);
+    expect(await stockOf(service, product.id)).toBe(100);
 
     const results = await Promise.all(
       orders.map(async (id) => {
@@ -125,7 +125,7 @@ describe('pay racing cancel', () => {
     }
     expect(paid + cancelled).toBe(100);
     // Paid orders keep their unit; cancelled ones gave it back exactly once.
-    expect(await stockInDb(service, product.id)).toBe(100 + cancelled);
+    expect(await stockOf(service, product.id)).toBe(100 + cancelled);
   });
 
   it('when the same order is cancelled 5 times at once, on each of 20 orders, then one cancel wins and the stock comes back once', async () => {
@@ -133,7 +133,7 @@ describe('pay racing cancel', () => {
     const orders: string[] = [];
     for (let i = 0; i < 20; i++)
       orders.push((await makeOrder(service, [{ productId: product.id, quantity: 2 }], `cc-${i}`)).id);
-    expect(await stockInDb(service, product.id)).toBe(0);
+    expect(await stockOf(service, product.id)).toBe(0);
 
     const results = await Promise.all(
       orders.map((id) => Promise.all(Array.from({ length: 5 }, () => service.api('POST', `/orders/${id}/cancel`)))),
@@ -142,7 +142,7 @@ describe('pay racing cancel', () => {
       const statuses = responses.map((r) => r.status).sort();
       expect(statuses).toEqual([200, 409, 409, 409, 409]);
     }
-    expect(await stockInDb(service, product.id)).toBe(40);
+    expect(await stockOf(service, product.id)).toBe(40);
     const cancelEvents = await service
       .db('order_events')
       .whereIn('order_id', orders)

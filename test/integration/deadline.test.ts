@@ -1,6 +1,6 @@
 import { startTestService, type TestService } from '../support/service';
 import { sleep } from '../support/scratch';
-import { eventsOf, expectProblem, expireInDb, ISO_MS, makeOrder, makeProduct, stockInDb } from '../support/fixtures';
+import { eventsOf, expectProblem, expireInDb, ISO_MS, makeOrder, makeProduct, stockOf } from '../support/fixtures';
 
 let service: TestService;
 
@@ -18,7 +18,7 @@ afterAll(async () => {
 async function overdueOrder() {
   const product = await makeProduct(service, { stock: 10 });
   const order = await makeOrder(service, [{ productId: product.id, quantity: 3 }]);
-  expect(await stockInDb(service, product.id)).toBe(7);
+  expect(await stockOf(service, product.id)).toBe(7);
   await expireInDb(service, order.id);
   return { orderId: order.id, productId: product.id };
 }
@@ -35,7 +35,7 @@ describe('reading an order after its deadline', () => {
     expect(res.body.closedAt).toMatch(ISO_MS);
     expect(Date.parse(res.body.closedAt)).toBeGreaterThanOrEqual(Date.parse(res.body.expiresAt));
     expect(res.body.paidAt).toBeNull();
-    expect(await stockInDb(service, productId)).toBe(10);
+    expect(await stockOf(service, productId)).toBe(10);
 
     const row = await service.db('orders').where({ id: orderId }).first('status', 'closed_at');
     expect(row.status).toBe('CLOSED');
@@ -51,7 +51,7 @@ describe('reading an order after its deadline', () => {
     const first = await service.api('GET', `/orders/${orderId}`);
     const second = await service.api('GET', `/orders/${orderId}`);
     expect(second.body).toEqual(first.body);
-    expect(await stockInDb(service, productId)).toBe(10);
+    expect(await stockOf(service, productId)).toBe(10);
     expect(await timeoutEvents(orderId)).toHaveLength(1);
   });
 
@@ -59,7 +59,7 @@ describe('reading an order after its deadline', () => {
     const { orderId, productId } = await overdueOrder();
     const reads = await Promise.all(Array.from({ length: 10 }, () => service.api('GET', `/orders/${orderId}`)));
     expect(reads.map((r) => [r.status, r.body.status])).toEqual(Array(10).fill([200, 'CLOSED']));
-    expect(await stockInDb(service, productId)).toBe(10);
+    expect(await stockOf(service, productId)).toBe(10);
     expect(await timeoutEvents(orderId)).toHaveLength(1);
   });
 
@@ -69,7 +69,7 @@ describe('reading an order after its deadline', () => {
     expect(events.at(-1)).toEqual(
       expect.objectContaining({ event: 'timeout', from: 'PENDING_PAYMENT', to: 'CLOSED', source: 'read' }),
     );
-    expect(await stockInDb(service, productId)).toBe(10);
+    expect(await stockOf(service, productId)).toBe(10);
   });
 
   it('when a paid order is read after its deadline, then it stays PAID and keeps its stock', async () => {
@@ -80,7 +80,7 @@ describe('reading an order after its deadline', () => {
     const res = await service.api('GET', `/orders/${order.id}`);
     expect(res.body.status).toBe('PAID');
     expect(res.body.closedAt).toBeNull();
-    expect(await stockInDb(service, product.id)).toBe(7);
+    expect(await stockOf(service, product.id)).toBe(7);
   });
 
   it('when a pending order is read before its deadline, then it is still PENDING_PAYMENT', async () => {
@@ -88,7 +88,7 @@ describe('reading an order after its deadline', () => {
     const order = await makeOrder(service, [{ productId: product.id, quantity: 3 }]);
     const res = await service.api('GET', `/orders/${order.id}`);
     expect(res.body.status).toBe('PENDING_PAYMENT');
-    expect(await stockInDb(service, product.id)).toBe(7);
+    expect(await stockOf(service, product.id)).toBe(7);
   });
 
   it('when an order with a 1s window is read after the window ran out, then it comes back CLOSED with closedAt and its stock is back once', async () => {
@@ -99,7 +99,7 @@ describe('reading an order after its deadline', () => {
     const res = await service.api('GET', `/orders/${order.id}`);
     expect(res.body.status).toBe('CLOSED');
     expect(res.body.closedAt).toMatch(ISO_MS);
-    expect(await stockInDb(service, product.id)).toBe(10);
+    expect(await stockOf(service, product.id)).toBe(10);
     // Whoever closed it first (this read or the timeout consumer), it was closed exactly once.
     const closing = await timeoutEvents(order.id);
     expect(closing).toHaveLength(1);
@@ -114,7 +114,7 @@ describe('acting on an order after its deadline', () => {
     expectProblem(res, 409, 'payment-window-ended');
     const read = await service.api('GET', `/orders/${orderId}`);
     expect(read.body).toMatchObject({ status: 'CLOSED', paidAt: null, closedAt: expect.stringMatching(ISO_MS) });
-    expect(await stockInDb(service, productId)).toBe(10);
+    expect(await stockOf(service, productId)).toBe(10);
     const row = await service.db('orders').where({ id: orderId }).first('payment_ref');
     expect(row.payment_ref).toBeNull();
     expect((await eventsOf(service, orderId)).map((e) => [e.event, e.source])).toEqual([
@@ -127,14 +127,14 @@ describe('acting on an order after its deadline', () => {
     const { orderId, productId } = await overdueOrder();
     expectProblem(await service.api('POST', `/orders/${orderId}/ship`), 409);
     expect((await service.api('GET', `/orders/${orderId}`)).body.status).toBe('CLOSED');
-    expect(await stockInDb(service, productId)).toBe(10);
+    expect(await stockOf(service, productId)).toBe(10);
   });
 
   it('when a pending order is cancelled after its deadline, then it answers 409, ends CLOSED (not CANCELLED) and its stock is back once', async () => {
     const { orderId, productId } = await overdueOrder();
     expectProblem(await service.api('POST', `/orders/${orderId}/cancel`), 409);
     expect((await service.api('GET', `/orders/${orderId}`)).body.status).toBe('CLOSED');
-    expect(await stockInDb(service, productId)).toBe(10);
+    expect(await stockOf(service, productId)).toBe(10);
     expect((await eventsOf(service, orderId)).map((e) => e.event)).toEqual(['create', 'timeout']);
   });
 
@@ -146,7 +146,7 @@ describe('acting on an order after its deadline', () => {
     expectProblem(res, 409);
     expect(res.body.orderStatus).toBe('CLOSED');
     expect((await service.api('GET', `/orders/${order.id}`)).body.status).toBe('CLOSED');
-    expect(await stockInDb(service, product.id)).toBe(10);
+    expect(await stockOf(service, product.id)).toBe(10);
     expect(await timeoutEvents(order.id)).toHaveLength(1);
   });
 });

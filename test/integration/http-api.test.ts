@@ -1,5 +1,5 @@
 import { startTestService, type TestService } from '../support/service';
-import { eventsOf, expectProblem, ISO_MS, makeOrder, makeProduct, stockInDb, stockOf } from '../support/fixtures';
+import { eventsOf, expectProblem, ISO_MS, makeOrder, makeProduct, stockOf } from '../support/fixtures';
 
 let service: TestService;
 
@@ -495,7 +495,7 @@ describe('POST /orders/:id/cancel, ship, complete', () => {
     const order = await makeOrder(service, [{ productId: p.id, quantity: 2 }]);
     expect((await service.api('POST', `/orders/${order.id}/cancel`)).status).toBe(200);
     expectProblem(await service.api('POST', `/orders/${order.id}/cancel`), 409, 'illegal-transition');
-    expect(await stockInDb(service, p.id)).toBe(5);
+    expect(await stockOf(service, p.id)).toBe(5);
   });
 
   it('when a paid order is shipped and then completed, then each answers 200 with the new status', async () => {

@@ -1,5 +1,5 @@
 import { startTestService, type TestService } from '../support/service';
-import { expectProblem, makeProduct, stockInDb } from '../support/fixtures';
+import { expectProblem, makeProduct, stockOf } from '../support/fixtures';
 
 let service: TestService;
 
@@ -30,7 +30,7 @@ describe('Idempotency-Key on POST /orders', () => {
     expect(second.headers.get('location')).toBe(`/orders/${first.body.id}`);
 
     expect(await orderCount('idem-1')).toBe(1);
-    expect(await stockInDb(service, p.id)).toBe(8);
+    expect(await stockOf(service, p.id)).toBe(8);
   });
 
   it('when the replayed body lists the same fields in another key order, then it still counts as the same body', async () => {
@@ -49,7 +49,7 @@ describe('Idempotency-Key on POST /orders', () => {
     );
     expect(second.status).toBe(201);
     expect(second.body.id).toBe(first.body.id);
-    expect(await stockInDb(service, p.id)).toBe(9);
+    expect(await stockOf(service, p.id)).toBe(9);
   });
 
   it('when the first order has since been paid, then the replay still returns the first response as it was', async () => {
@@ -73,7 +73,7 @@ describe('Idempotency-Key on POST /orders', () => {
     expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
     expect(responses.filter((r) => r.headers.get('idempotent-replayed') === 'true')).toHaveLength(9);
     expect(await orderCount('idem-burst')).toBe(1);
-    expect(await stockInDb(service, p.id)).toBe(97);
+    expect(await stockOf(service, p.id)).toBe(97);
   });
 
   it('when the same key comes with another body, then it answers 422 and no second order is created', async () => {
@@ -94,7 +94,7 @@ describe('Idempotency-Key on POST /orders', () => {
     expectProblem(other, 422, 'idempotency-key-reused');
     expect(other.body.detail).toContain('key-422');
     expect(await orderCount('idem-422')).toBe(1);
-    expect(await stockInDb(service, p.id)).toBe(9);
+    expect(await stockOf(service, p.id)).toBe(9);
   });
 
   it('when different keys carry the same body, then each makes its own order', async () => {

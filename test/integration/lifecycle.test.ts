@@ -1,6 +1,6 @@
 import { startTestService, type TestService } from '../support/service';
 import { sleep } from '../support/scratch';
-import { eventsOf, expectProblem, expireInDb, makeOrder, makeProduct, stockInDb, stockOf } from '../support/fixtures';
+import { eventsOf, expectProblem, expireInDb, makeOrder, makeProduct, stockOf } from '../support/fixtures';
 
 type State = 'PENDING_PAYMENT' | 'PAID' | 'SHIPPED' | 'COMPLETED' | 'CANCELLED' | 'CLOSED';
 type HttpEvent = 'pay' | 'cancel' | 'ship' | 'complete';
@@ -115,7 +115,7 @@ describe('the transition table over HTTP', () => {
         .where({ order_id: orderId, event })
         .select('from_status', 'to_status', 'source');
       expect(rows).toEqual([{ from_status: state, to_status: to, source: 'http' }]);
-      expect(await stockInDb(service, productId)).toBe(stockBack ? STOCK : STOCK - QTY);
+      expect(await stockOf(service, productId)).toBe(stockBack ? STOCK : STOCK - QTY);
       expect((await service.db('orders').where({ id: orderId }).first('status')).status).toBe(to);
     },
   );
@@ -136,7 +136,7 @@ describe('the transition table over HTTP', () => {
       expect((await service.api('GET', `/orders/${orderId}`)).body).toEqual(orderBefore);
       expect(await service.db('orders').where({ id: orderId }).first()).toEqual(rowBefore);
       expect(await eventsOf(service, orderId)).toEqual(eventsBefore);
-      expect(await stockInDb(service, productId)).toBe(stockIn(state));
+      expect(await stockOf(service, productId)).toBe(stockIn(state));
       expect(await stockOf(service, productId)).toBe(stockIn(state));
     },
   );
@@ -151,7 +151,7 @@ describe('paying twice', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual(before);
     expect(await eventsOf(service, orderId)).toEqual(events);
-    expect(await stockInDb(service, productId)).toBe(STOCK - QTY);
+    expect(await stockOf(service, productId)).toBe(STOCK - QTY);
   });
 
   it('when a paid order is paid again with another paymentRef, then it answers 409 payment-ref-mismatch and keeps the first ref', async () => {
@@ -173,11 +173,11 @@ describe('paying twice', () => {
 describe('stock is given back exactly once', () => {
   it('when an order is cancelled, then its stock is back once, and a second cancel gives nothing more', async () => {
     const { orderId, productId } = await orderIn('PENDING_PAYMENT');
-    expect(await stockInDb(service, productId)).toBe(STOCK - QTY);
+    expect(await stockOf(service, productId)).toBe(STOCK - QTY);
     expect((await post(orderId, 'cancel')).status).toBe(200);
-    expect(await stockInDb(service, productId)).toBe(STOCK);
+    expect(await stockOf(service, productId)).toBe(STOCK);
     expectProblem(await post(orderId, 'cancel'), 409, 'illegal-transition');
-    expect(await stockInDb(service, productId)).toBe(STOCK);
+    expect(await stockOf(service, productId)).toBe(STOCK);
   });
 
   it('when a cancelled order later passes its deadline and is read, then it stays CANCELLED and stock is not given back again', async () => {
@@ -185,7 +185,7 @@ describe('stock is given back exactly once', () => {
     await expireInDb(service, orderId);
     const read = await service.api('GET', `/orders/${orderId}`);
     expect(read.body.status).toBe('CANCELLED');
-    expect(await stockInDb(service, productId)).toBe(STOCK);
+    expect(await stockOf(service, productId)).toBe(STOCK);
     expect((await eventsOf(service, orderId)).map((e) => e.event)).toEqual(['create', 'cancel']);
   });
 
@@ -196,8 +196,8 @@ describe('stock is given back exactly once', () => {
       { productId: a.id, quantity: 5 },
       { productId: b.id, quantity: 7 },
     ]);
-    expect([await stockInDb(service, a.id), await stockInDb(service, b.id)]).toEqual([15, 0]);
+    expect([await stockOf(service, a.id), await stockOf(service, b.id)]).toEqual([15, 0]);
     expect((await post(order.id, 'cancel')).status).toBe(200);
-    expect([await stockInDb(service, a.id), await stockInDb(service, b.id)]).toEqual([20, 7]);
+    expect([await stockOf(service, a.id), await stockOf(service, b.id)]).toEqual([20, 7]);
   });
 });

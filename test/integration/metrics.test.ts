@@ -1,6 +1,6 @@
 import { TIMEOUT_EXCHANGE, TIMEOUT_ROUTING_KEY } from '../../src/messaging/topology';
 import { publishRaw } from '../support/amqp';
-import { makeOrder, makeProduct, metricValue, waitForStatus } from '../support/orders';
+import { makeOrder, makeProduct, metricValue, waitForStatus } from '../support/fixtures';
 import { eventually } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
@@ -24,7 +24,7 @@ const scrape = async () => {
   return { status: res.status, text: await res.text() };
 };
 const order = async (productId: string) => {
-  const o = await makeOrder(svc, productId);
+  const o = await makeOrder(svc, [{ productId: productId, quantity: 1 }]);
   orderIds.add(String(o.id));
   return o;
 };
@@ -43,8 +43,8 @@ function labelsOf(text: string): { metric: string; label: string; value: string 
 
 describe('order counters', () => {
   test('when orders are created, paid and left to time out, then the created, paid and closed counters move by category and source, and lateness is observed', async () => {
-    const flash = await makeProduct(svc, { category: 'flash', stock: 10 });
-    const books = await makeProduct(svc, { category: 'books', stock: 10 });
+    const flash = (await makeProduct(svc, { category: 'flash', stock: 10 })).id;
+    const books = (await makeProduct(svc, { category: 'books', stock: 10 })).id;
     const before = {
       createdFlash: await metricValue(svc, 'order_timeout_orders_created_total', { category: 'flash' }),
       createdBooks: await metricValue(svc, 'order_timeout_orders_created_total', { category: 'books' }),
@@ -101,7 +101,7 @@ describe('order counters', () => {
   });
 
   test('when an idempotent POST /orders is replayed, then the order is counted as created once', async () => {
-    const books = await makeProduct(svc, { category: 'replayed' });
+    const books = (await makeProduct(svc, { category: 'replayed' })).id;
     const body = { customerId: 'c', items: [{ productId: books, quantity: 1 }] };
     const first = await svc.api('POST', '/orders', body, { 'Idempotency-Key': 'metrics-replay' });
     const again = await svc.api('POST', '/orders', body, { 'Idempotency-Key': 'metrics-replay' });
@@ -111,7 +111,7 @@ describe('order counters', () => {
   });
 
   test('when reading an overdue order closes it, then it is counted with source read and its category', async () => {
-    const product = await makeProduct(svc, { category: 'readers' });
+    const product = (await makeProduct(svc, { category: 'readers' })).id;
     const o = await order(product);
     await svc
       .db('orders')
@@ -191,7 +191,7 @@ describe('closer metrics', () => {
   });
 
   test("when a paid order's timeout arrives, then it is counted as skipped with the order's status", async () => {
-    const twosec = await makeProduct(svc, { category: 'twosec' });
+    const twosec = (await makeProduct(svc, { category: 'twosec' })).id;
     const before = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' });
     const o = await order(twosec);
     expect((await svc.api('POST', `/orders/${o.id}/pay`, { paymentRef: 'p' })).status).toBe(200);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { claimOutbox } from '../../src/db/outbox-repo';
-import { makeProduct, waitForStatus } from '../support/orders';
+import { makeProduct, waitForStatus } from '../support/fixtures';
 import { insertUnsentOutbox } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
@@ -32,7 +32,7 @@ test('when several relays claim the outbox at once, then every row goes to exact
 });
 
 test('when the process that wrote an order died before publishing, then the relay publishes its timeout once the claim lapses and the order closes', async () => {
-  const product = await makeProduct(svc, { category: 'short', stock: 3 });
+  const product = (await makeProduct(svc, { category: 'short', stock: 3 })).id;
   const now = new Date();
   // An order as a process would have committed it just before being killed: stock taken, outbox row claimed.
   const [orderId] = await svc.db('orders').insert({

@@ -8,7 +8,7 @@ import {
   stockOf,
   timeoutEvents,
   waitForStatus,
-} from '../support/orders';
+} from '../support/fixtures';
 import { eventually, management, sleep } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
@@ -30,8 +30,8 @@ const publishTimeout = (body: string | Buffer, messageId = `test-${Math.random()
 
 describe('closing on time', () => {
   test('when a 2 s order is left unpaid, then it closes within 1 s after its deadline and never before, and its stock comes back', async () => {
-    const product = await makeProduct(svc, { category: 'twosec', stock: 10 });
-    const order = await makeOrder(svc, product, 3);
+    const product = (await makeProduct(svc, { category: 'twosec', stock: 10 })).id;
+    const order = await makeOrder(svc, [{ productId: product, quantity: 3 }]);
     expect(await stockOf(svc, product)).toBe(7);
 
     const expiresAt = new Date(order.expiresAt).getTime();
@@ -55,8 +55,8 @@ describe('closing on time', () => {
   });
 
   test('when an order has a 3.5 s window, which is no delay level, then it reaches its deadline by hops and closes on time', async () => {
-    const product = await makeProduct(svc, { category: 'hops' });
-    const order = await makeOrder(svc, product);
+    const product = (await makeProduct(svc, { category: 'hops' })).id;
+    const order = await makeOrder(svc, [{ productId: product, quantity: 1 }]);
     const row = await waitForStatus(svc, order.id, 'CLOSED', 10_000);
     const lateness = row.closed_at!.getTime() - new Date(order.expiresAt).getTime();
     expect(lateness).toBeGreaterThanOrEqual(0);
@@ -66,9 +66,9 @@ describe('closing on time', () => {
 
 describe('orders that moved on', () => {
   test("when a paid order's timeout arrives, then it stays paid and stock is untouched", async () => {
-    const product = await makeProduct(svc, { category: 'short', stock: 5 });
+    const product = (await makeProduct(svc, { category: 'short', stock: 5 })).id;
     const skippedBefore = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' });
-    const order = await makeOrder(svc, product, 2);
+    const order = await makeOrder(svc, [{ productId: product, quantity: 2 }]);
     expect((await svc.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'pay-1' })).status).toBe(200);
 
     await eventually(
@@ -82,9 +82,9 @@ describe('orders that moved on', () => {
   });
 
   test("when a cancelled order's timeout arrives, then it stays cancelled and stock is given back only once", async () => {
-    const product = await makeProduct(svc, { category: 'short', stock: 5 });
+    const product = (await makeProduct(svc, { category: 'short', stock: 5 })).id;
     const skippedBefore = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CANCELLED' });
-    const order = await makeOrder(svc, product, 2);
+    const order = await makeOrder(svc, [{ productId: product, quantity: 2 }]);
     expect((await svc.api('POST', `/orders/${order.id}/cancel`)).status).toBe(200);
     expect(await stockOf(svc, product)).toBe(5);
 
@@ -101,8 +101,8 @@ describe('orders that moved on', () => {
 
 describe('duplicates', () => {
   test('when the same timeout is delivered three times more, then the order is restocked once', async () => {
-    const product = await makeProduct(svc, { category: 'short', stock: 10 });
-    const order = await makeOrder(svc, product, 4);
+    const product = (await makeProduct(svc, { category: 'short', stock: 10 })).id;
+    const order = await makeOrder(svc, [{ productId: product, quantity: 4 }]);
     const body = JSON.stringify({ orderId: order.id, expiresAt: order.expiresAt, attempt: 0 });
     const skippedBefore = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CLOSED' });
     // Three extra copies arrive before the deadline: the closer holds them, then all fall due together.
@@ -122,8 +122,8 @@ describe('duplicates', () => {
 
 describe('messages from publishers in other languages', () => {
   test('when a timeout names the order as a JSON number, leaves out attempt or starts with a UTF-8 BOM, then the closer handles it like its own message and parks nothing', async () => {
-    const product = await makeProduct(svc, { category: 'short', stock: 10 });
-    const order = await makeOrder(svc, product, 2);
+    const product = (await makeProduct(svc, { category: 'short', stock: 10 })).id;
+    const order = await makeOrder(svc, [{ productId: product, quantity: 2 }]);
     await waitForStatus(svc, order.id, 'CLOSED');
     const skippedBefore = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'CLOSED' });
 
@@ -161,8 +161,8 @@ describe('poison messages', () => {
     );
     await publishTimeout(JSON.stringify({ orderId: 12, expiresAt: 'yesterday', attempt: -1 }), 'poison-types');
 
-    const product = await makeProduct(svc, { category: 'short' });
-    const order = await makeOrder(svc, product);
+    const product = (await makeProduct(svc, { category: 'short' })).id;
+    const order = await makeOrder(svc, [{ productId: product, quantity: 1 }]);
     await waitForStatus(svc, order.id, 'CLOSED');
 
     const parked = await eventually(
@@ -192,8 +192,10 @@ describe('poison messages', () => {
 describe('racing pay against the timeout', () => {
   test('when pay and the timeout race on 200 orders, then exactly one wins each time and stock is conserved', async () => {
     // A 4 s window leaves time to create all 200 before the first deadline, even on a busy machine.
-    const product = await makeProduct(svc, { category: 'race', stock: 1000 });
-    const orders = await Promise.all(Array.from({ length: 200 }, () => makeOrder(svc, product, 1)));
+    const product = (await makeProduct(svc, { category: 'race', stock: 1000 })).id;
+    const orders = await Promise.all(
+      Array.from({ length: 200 }, () => makeOrder(svc, [{ productId: product, quantity: 1 }])),
+    );
     expect(Date.now()).toBeLessThan(Math.min(...orders.map((o) => Date.parse(o.expiresAt))));
     expect(await stockOf(svc, product)).toBe(800);
 
@@ -239,7 +241,7 @@ describe('the sweeper', () => {
   test('when a pending order is overdue and its message was lost, then the sweeper closes it with source sweeper', async () => {
     const sweeping = await startTestService({ sweeper: { interval: '300ms', grace: '200ms' } });
     try {
-      const product = await makeProduct(sweeping, { stock: 5 });
+      const product = (await makeProduct(sweeping, { stock: 5 })).id;
       const now = new Date();
       // Written straight into the database: no outbox row, so no timeout message will ever come. One transaction, so
       // the sweeper (every 300 ms) never sees the order without its items.
@@ -268,8 +270,8 @@ describe('the sweeper', () => {
 });
 
 test('when the closer consumes order.timeout, then its consumer has the configured prefetch, and nothing is left unacknowledged once orders are closed', async () => {
-  const product = await makeProduct(svc, { category: 'short' });
-  const order = await makeOrder(svc, product);
+  const product = (await makeProduct(svc, { category: 'short' })).id;
+  const order = await makeOrder(svc, [{ productId: product, quantity: 1 }]);
   await waitForStatus(svc, order.id, 'CLOSED');
   // What the broker applies: the consumer's prefetch_count (basic.qos on the closer's channel).
   const closers = await eventually(

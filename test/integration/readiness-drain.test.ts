@@ -1,4 +1,4 @@
-import { makeProduct } from '../support/orders';
+import { makeProduct } from '../support/fixtures';
 import { eventually } from '../support/scratch';
 import { startTestService } from '../support/service';
 

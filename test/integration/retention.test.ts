@@ -1,5 +1,5 @@
 import { purgeAll } from '../../src/jobs/retention';
-import { makeOrder, makeProduct } from '../support/orders';
+import { makeOrder, makeProduct } from '../support/fixtures';
 import { eventually } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
@@ -26,7 +26,7 @@ const ageRows = (table: string, column: string, where: Record<string, unknown>, 
     .update({ [column]: new Date(Date.now() - ms) });
 
 test('when an idempotency key is older than its retention, then it is purged and the same key creates a new order; a younger key still replays', async () => {
-  const product = await makeProduct(svc, { stock: 10 });
+  const product = (await makeProduct(svc, { stock: 10 })).id;
   const old = await order('ret-old', product);
   const young = await order('ret-young', product);
   await ageRows('idempotency_keys', 'created_at', { idempotency_key: 'ret-old' }, 2 * HOUR);
@@ -46,9 +46,11 @@ test('when an idempotency key is older than its retention, then it is purged and
 });
 
 test('when sent outbox rows pass their retention, then they are purged in batches while unsent and recent rows stay', async () => {
-  const product = await makeProduct(svc, { category: 'general', stock: 100 });
-  const orders = await Promise.all(Array.from({ length: 5 }, () => makeOrder(svc, product)));
-  const ids = orders.map((o) => o.id as string);
+  const product = (await makeProduct(svc, { category: 'general', stock: 100 })).id;
+  const orders = await Promise.all(
+    Array.from({ length: 5 }, () => makeOrder(svc, [{ productId: product, quantity: 1 }])),
+  );
+  const ids = orders.map((o) => o.id);
   await eventually(
     async () => (await svc.db('outbox').whereIn('order_id', ids).whereNotNull('sent_at')).length === 5,
     10_000,

@@ -1,5 +1,5 @@
 import { spawnService, type ServiceChild } from '../support/child-service';
-import { makeOrder, makeProduct } from '../support/orders';
+import { makeOrder, makeProduct } from '../support/fixtures';
 import { eventually } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
@@ -24,9 +24,11 @@ test('when the service gets SIGTERM while timeouts are falling due, then it drai
   const ready = (await (await fetch(`${child.baseUrl}/readyz`)).json()) as { status: string };
   expect(ready.status).toBe('ready');
 
-  const product = await makeProduct(svc, { category: 'short', stock: 1000 });
-  const orders = await Promise.all(Array.from({ length: 100 }, () => makeOrder(svc, product)));
-  const ids = orders.map((o) => o.id as string);
+  const product = (await makeProduct(svc, { category: 'short', stock: 1000 })).id;
+  const orders = await Promise.all(
+    Array.from({ length: 100 }, () => makeOrder(svc, [{ productId: product, quantity: 1 }])),
+  );
+  const ids = orders.map((o) => o.id);
   // Deadlines are passing: the first orders are closed, the closers of both processes have the rest in hand.
   await eventually(
     async () =>

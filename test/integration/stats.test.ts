@@ -1,6 +1,6 @@
 import { readTimeoutStats } from '../../src/orders/read-timeout-stats';
 import { expectProblem } from '../support/fixtures';
-import { makeOrder, makeProduct, waitForStatus } from '../support/orders';
+import { makeOrder, makeProduct, waitForStatus } from '../support/fixtures';
 import { startTestService, type TestService } from '../support/service';
 
 let svc: TestService;
@@ -30,16 +30,20 @@ beforeAll(async () => {
     delayLevels: '1s,2s,5s',
     orderPaymentTimeouts: { default: '15m', flash: '2s', fresh: '5m' },
   });
-  const flash = await makeProduct(svc, { category: 'flash' });
-  const books = await makeProduct(svc, { category: 'books' });
-  const fresh = await makeProduct(svc, { category: 'fresh' });
+  const flash = (await makeProduct(svc, { category: 'flash' })).id;
+  const books = (await makeProduct(svc, { category: 'books' })).id;
+  const fresh = (await makeProduct(svc, { category: 'fresh' })).id;
 
   const flashOrders = [];
-  for (let i = 0; i < 4; i++) flashOrders.push(await makeOrder(svc, flash));
-  await pay(flashOrders[0].id);
-  expect((await svc.api('POST', `/orders/${flashOrders[1].id}/cancel`)).status).toBe(200);
-  const bookOrders = [await makeOrder(svc, books), await makeOrder(svc, books), await makeOrder(svc, books)];
-  await pay(bookOrders[0].id);
+  for (let i = 0; i < 4; i++) flashOrders.push(await makeOrder(svc, [{ productId: flash, quantity: 1 }]));
+  await pay(flashOrders[0]!.id);
+  expect((await svc.api('POST', `/orders/${flashOrders[1]!.id}/cancel`)).status).toBe(200);
+  const bookOrders = [
+    await makeOrder(svc, [{ productId: books, quantity: 1 }]),
+    await makeOrder(svc, [{ productId: books, quantity: 1 }]),
+    await makeOrder(svc, [{ productId: books, quantity: 1 }]),
+  ];
+  await pay(bookOrders[0]!.id);
   const mixed = await svc.api('POST', '/orders', {
     customerId: 'c',
     items: [

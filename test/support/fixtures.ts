@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { eventually } from './scratch';
 import type { ApiResponse, TestService } from './service';
 
 /** A product made through the API; `sku` is unique unless given. */
@@ -29,22 +30,63 @@ export async function makeOrder(
   if (res.status !== 201) throw new Error(`POST /orders answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body as {
     id: string;
+    customerId: string;
     status: string;
+    category: string;
+    totalCents: number;
     expiresAt: string;
     items: { productId: string; quantity: number; unitPriceCents: number }[];
   };
 }
 
+/** A product's available stock, straight from the database. */
 export async function stockOf(service: TestService, productId: string): Promise<number> {
-  const res = await service.api('GET', `/products/${productId}`);
-  if (res.status !== 200) throw new Error(`GET /products/${productId} answered ${res.status}`);
-  return res.body.stock;
-}
-
-/** The stock column straight from the database, bypassing the API. */
-export async function stockInDb(service: TestService, productId: string): Promise<number> {
   const row = await service.db('products').where({ id: productId }).first('stock');
   return Number(row.stock);
+}
+
+/** The order row straight from the database: reading through the API would itself close an overdue order. */
+export async function orderRow(
+  service: TestService,
+  id: string,
+): Promise<{ status: string; expires_at: Date; closed_at: Date | null }> {
+  return service.db('orders').where({ id }).first();
+}
+
+/** Waits until the order's row has `status`; returns the row. */
+export async function waitForStatus(service: TestService, id: string, status: string, timeoutMs = 15_000) {
+  return eventually(
+    async () => {
+      const row = await orderRow(service, id);
+      return row.status === status ? row : undefined;
+    },
+    timeoutMs,
+    `order ${id} to be ${status}`,
+  );
+}
+
+/** How many timeout events are recorded for an order (1 when it was closed once for its deadline). */
+export async function timeoutEvents(service: TestService, id: string): Promise<number> {
+  const rows = await service.db('order_events').where({ order_id: id, event: 'timeout' });
+  return rows.length;
+}
+
+/** Reads one counter from /metrics, summed over the samples whose labels include `labels` (0 when absent). */
+export async function metricValue(
+  service: TestService,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`${service.baseUrl}/metrics`)).text();
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (!(rest.startsWith('{') || rest.startsWith(' '))) continue;
+    if (want.every((w) => rest.includes(w))) total += Number(line.split(' ').pop());
+  }
+  return total;
 }
 
 export async function eventsOf(

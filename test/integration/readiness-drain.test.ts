@@ -13,7 +13,7 @@ test('when the service is told to stop, then /readyz answers 503 while requests 
     expect(ready.status).toBe(503);
     expect(ready.body.down).toContain('draining');
     // A load balancer has not noticed yet: its requests are still answered.
-    await expect(makeProduct(svc)).resolves.toMatch(/^\d+$/);
+    await expect(makeProduct(svc)).resolves.toMatchObject({ id: expect.stringMatching(/^\d+$/) });
 
     await stopped;
     expect(Date.now() - stopAsked).toBeGreaterThanOrEqual(1500);

@@ -115,7 +115,11 @@ const ENV_NAMES: Record<string, string> = {
 };
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  if (typeof value === 'number') return value;
+  if (typeof value === 'number') {
+    if (Number.isInteger(value) && value > 0) return value;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${value} must be a positive whole number of milliseconds` });
+    return z.NEVER;
+  }
   try {
     return parseDuration(value);
   } catch (err) {
@@ -177,13 +181,12 @@ const delayLevels = z.string().transform((value, ctx) => {
 const section = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
 
 const schema = section({
-  http: z
-    .object({
-      port: z.coerce.number().int().min(0).max(65535),
-      bodyLimit: z.string(),
-      requestTimeout: duration,
-      headersTimeout: duration,
-    })
+  http: section({
+    port: z.coerce.number().int().min(0).max(65535),
+    bodyLimit: z.string(),
+    requestTimeout: duration,
+    headersTimeout: duration,
+  })
     .refine((h) => h.requestTimeout > 0 && h.headersTimeout > 0, {
       message: 'must be more than 0',
       path: ['requestTimeout'],

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Body of a timeout message on `order.delay.*` and `order.timeout` (contract §5). */
+/** Body of a timeout message on `order.delay.*` and `order.timeout` (docs/api.md, messages on the queues). */
 export interface TimeoutMessage {
   orderId: string;
   expiresAt: string;

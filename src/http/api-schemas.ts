@@ -7,7 +7,7 @@ import { problemUri } from './problem';
 // to them, and the code that builds each body is typed by them (toOrderJson returns an OrderJson).
 
 const idString = z.string().regex(/^[1-9]\d{0,18}$/);
-/** A time as the API writes it (Date#toISOString): ISO-8601 UTC with milliseconds (contract §3). */
+/** A time as the API writes it (Date#toISOString): ISO-8601 UTC with milliseconds (docs/api.md). */
 const instant = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)

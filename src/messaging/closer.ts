@@ -195,6 +195,9 @@ export class Closer {
       const held = {
         timer: setTimeout(() => {
           this.held.delete(held);
+          // Stopping began after stop() handed the held messages back: hand this one back too, or it would stay
+          // unsettled until the channel closes.
+          if (this.stopping) handBack(d);
           resolve(!this.stopping);
         }, ms),
         handBack: () => {

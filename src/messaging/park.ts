@@ -2,7 +2,7 @@ import type { ConsumeMessage } from 'amqplib';
 import type { Publisher } from './publisher';
 import { PARKED_QUEUE } from './topology';
 
-/** Headers every parked message carries (contract §5). */
+/** Headers every parked message carries (docs/api.md, messages on the queues). */
 export const PARK_REASON_HEADER = 'x-park-reason';
 export const PARKED_AT_HEADER = 'x-parked-at';
 export const PARKED_FROM_HEADER = 'x-parked-from';

@@ -3,7 +3,7 @@ import type { OrderEventJson, OrderJson } from '../http/api-schemas';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-/** The order as the API shows it (contract §3): ids as strings, times ISO-8601 UTC with milliseconds. */
+/** The order as the API shows it (docs/api.md): ids as strings, times ISO-8601 UTC with milliseconds. */
 export function toOrderJson(o: Order): OrderJson {
   return {
     id: o.id,

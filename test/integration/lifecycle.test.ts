@@ -8,7 +8,7 @@ type HttpEvent = 'pay' | 'cancel' | 'ship' | 'complete';
 const STATES: State[] = ['PENDING_PAYMENT', 'PAID', 'SHIPPED', 'COMPLETED', 'CANCELLED', 'CLOSED'];
 const EVENTS: HttpEvent[] = ['pay', 'cancel', 'ship', 'complete'];
 
-/** Contract §2, the legal pairs reachable over HTTP; every other pair must answer 409. */
+/** The state machine (docs/architecture.md), the legal pairs reachable over HTTP; every other pair must answer 409. */
 const LEGAL: Partial<Record<`${State} ${HttpEvent}`, { to: State; stockBack: boolean }>> = {
   'PENDING_PAYMENT pay': { to: 'PAID', stockBack: false },
   'PENDING_PAYMENT cancel': { to: 'CANCELLED', stockBack: true },

@@ -191,7 +191,7 @@ describe('poison messages', () => {
 
 describe('racing pay against the timeout', () => {
   test('when pay and the timeout race on 200 orders, then exactly one wins each time and stock is conserved', async () => {
-    // A 4 s window leaves time to create all 200 before the first deadline, even on a busy machine.
+    // An 8 s window leaves time to create all 200 before the first deadline, even on a busy machine.
     const product = (await makeProduct(svc, { category: 'race', stock: 1000 })).id;
     const orders = await Promise.all(
       Array.from({ length: 200 }, () => makeOrder(svc, [{ productId: product, quantity: 1 }])),

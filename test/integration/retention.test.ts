@@ -45,7 +45,7 @@ test('when an idempotency key is older than its retention, then it is purged and
   expect(replay.body.id).toBe(young.body.id);
 });
 
-test('when sent outbox rows pass their retention, then they are purged in batches while unsent and recent rows stay', async () => {
+test('when sent outbox rows pass their retention, then they are purged, two per batch, while a recently sent row stays', async () => {
   const product = (await makeProduct(svc, { category: 'general', stock: 100 })).id;
   const orders = await Promise.all(
     Array.from({ length: 5 }, () => makeOrder(svc, [{ productId: product, quantity: 1 }])),

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 
 /**
  * RabbitMQ nodes and MariaDB servers of a test's own, for tests that kill, pause, stop or restart a server: the
- * machine's own services (the ones every other test, and the developer, use) are never touched (contract §12).
+ * machine's own services (the ones every other test, and the developer, use) are never touched (docs/reliability.md).
  *
  * Each server is described by its ports and a directory; two servers running at once must differ in all of
  * them and in the node name. Suites that may run at the same time as each other (or twice at once, by two

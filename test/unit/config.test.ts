@@ -128,6 +128,15 @@ describe('parseConfig', () => {
     expect(err.message).toMatch(/closer: .*prefetchh/);
   });
 
+  it('when the http section holds an unknown key, then it throws a ConfigError naming it', () => {
+    expect(configError(raw({}, { http: { bodylimit: '1mb' } })).message).toMatch(/http: .*bodylimit/);
+  });
+
+  it('when a duration in a config file is a number that is not positive, then it throws a ConfigError naming the key', () => {
+    expect(configError(raw({}, { sweeper: { interval: 0 } })).message).toMatch(/sweeper\.interval.*positive/);
+    expect(configError(raw({}, { retention: { interval: -5 } })).message).toMatch(/retention\.interval.*positive/);
+  });
+
   it('when the top level holds an unknown section, then it throws a ConfigError naming it', () => {
     const err = configError(raw({ sweepr: { interval: '1s' } }));
     expect(err.message).toMatch(/\(top level\): .*sweepr/);

@@ -7,7 +7,7 @@ import {
   type OrderStatus,
 } from '../../src/domain/order-lifecycle';
 
-/** The contract's table (§2), written out independently of the code's copy. */
+/** The state machine's table (docs/architecture.md), written out independently of the code's copy. */
 const CONTRACT: Record<string, { to: OrderStatus; stock: 'keep' | 'release' }> = {
   'PENDING_PAYMENT pay': { to: 'PAID', stock: 'keep' },
   'PENDING_PAYMENT cancel': { to: 'CANCELLED', stock: 'release' },

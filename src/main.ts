@@ -80,6 +80,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     claimForMs: config.outbox.claimFor,
     onScheduled: (message) => relay.publishNow([message]),
     onClosed: (closed, source) => metrics.countClosed(closed, source),
+    onReturned: (returned) => metrics.countReturned(returned),
     onCreated: (order) => metrics.countCreated(order),
     onPaid: (order) => metrics.countPaid(order),
   };

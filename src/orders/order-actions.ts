@@ -1,13 +1,8 @@
 import { AppError, notFound } from '../errors';
+import { amountsByKind } from '../domain/holds';
 import { SOLD_STATUSES, transitionFor, type EventSource, type OrderEvent } from '../domain/order-lifecycle';
-import {
-  applyTransition,
-  closeDueOrders,
-  findOrder,
-  listOrderEvents,
-  type Order,
-  type OrderEventRecord,
-} from '../db/orders-repo';
+import { applyTransition, closeDueOrders } from '../db/order-transitions';
+import { findOrder, listOrderEvents, type Order, type OrderEventRecord } from '../db/orders-repo';
 import { retryOnConflict } from '../db/retry';
 import type { UseCaseDeps } from './use-case-deps';
 
@@ -46,11 +41,11 @@ export interface ChangeOptions {
 export async function changeOrder(
   ctx: UseCaseDeps,
   id: string,
-  event: Exclude<OrderEvent, 'timeout'>,
+  event: Exclude<OrderEvent, 'timeout' | 'revive'>,
   opts: ChangeOptions = {},
 ): Promise<Order> {
   const transition = transitionFor(event);
-  const applied = await retryOnConflict(() =>
+  const { applied, holds } = await retryOnConflict(() =>
     applyTransition(ctx.db, {
       orderId: id,
       transition,
@@ -63,6 +58,7 @@ export async function changeOrder(
   if (!found) throw notFound('order', id);
   if (applied) {
     if (event === 'pay') ctx.onPaid?.(found);
+    if (transition.holds === 'release') ctx.onReturned?.(amountsByKind(holds));
     return found;
   }
 

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
-import type { ClosedOrder, Order } from '../db/orders-repo';
+import type { AmountsByKind } from '../domain/holds';
+import type { ClosedOrder } from '../db/order-transitions';
+import type { Order } from '../db/orders-repo';
 import type { OutboxMessage } from '../db/outbox-repo';
 import type { PaymentTimeouts } from '../domain/payment-window';
 
@@ -16,6 +18,8 @@ export interface UseCaseDeps {
   claimForMs: number;
   /** Called after commit with the new order's timeout message, to publish it at once. */
   onScheduled?: (message: OutboxMessage) => void;
+  /** Called after a cancel gave back what the order held, per kind (closes report theirs with `onClosed`). */
+  onReturned?: (returned: AmountsByKind) => void;
   /** Called after orders were closed (any source), e.g. for metrics. */
   onClosed?: (closed: ClosedOrder[], source: string) => void;
   /** Called after commit with a newly created order (not for an idempotent replay), e.g. for metrics. */

@@ -9,19 +9,20 @@ import {
   type OrderStatus,
 } from '../../src/domain/order-lifecycle';
 
-/** The contract's table (§2), written out independently of the code's copy. */
-const CONTRACT: Record<string, { to: OrderStatus; stock: 'keep' | 'release' }> = {
-  'PENDING_PAYMENT pay': { to: 'PAID', stock: 'keep' },
-  'PENDING_PAYMENT cancel': { to: 'CANCELLED', stock: 'release' },
-  'PENDING_PAYMENT timeout': { to: 'CLOSED', stock: 'release' },
-  'PAID ship': { to: 'SHIPPED', stock: 'keep' },
-  'SHIPPED complete': { to: 'COMPLETED', stock: 'keep' },
+/** The contract's table (§2 and its version 2 rows), written out independently of the code's copy. */
+const CONTRACT: Record<string, { to: OrderStatus; holds: 'keep' | 'release' | 'retake' | 'unchanged' }> = {
+  'PENDING_PAYMENT pay': { to: 'PAID', holds: 'keep' },
+  'PENDING_PAYMENT cancel': { to: 'CANCELLED', holds: 'release' },
+  'PENDING_PAYMENT timeout': { to: 'CLOSED', holds: 'release' },
+  'PAID ship': { to: 'SHIPPED', holds: 'unchanged' },
+  'SHIPPED complete': { to: 'COMPLETED', holds: 'unchanged' },
+  'CLOSED revive': { to: 'PAID', holds: 'retake' },
 };
 
 const pairs = ORDER_STATUSES.flatMap((s) => ORDER_EVENTS.map((e) => [s, e] as [OrderStatus, OrderEvent]));
 
 describe('order lifecycle table', () => {
-  it('when listing states and events, then they are the six states and five events of the contract', () => {
+  it('when listing states and events, then they are the six states and six events of the contract', () => {
     expect([...ORDER_STATUSES].sort()).toEqual([
       'CANCELLED',
       'CLOSED',
@@ -30,7 +31,7 @@ describe('order lifecycle table', () => {
       'PENDING_PAYMENT',
       'SHIPPED',
     ]);
-    expect([...ORDER_EVENTS].sort()).toEqual(['cancel', 'complete', 'pay', 'ship', 'timeout']);
+    expect([...ORDER_EVENTS].sort()).toEqual(['cancel', 'complete', 'pay', 'revive', 'ship', 'timeout']);
   });
 
   it.each(pairs)(
@@ -40,15 +41,15 @@ describe('order lifecycle table', () => {
       expect(canTransition(from, event)).toBe(expected !== undefined);
       const t = findTransition(from, event);
       if (expected) {
-        expect(t).toMatchObject({ from, event, to: expected.to, stock: expected.stock });
+        expect(t).toMatchObject({ from, event, to: expected.to, holds: expected.holds });
       } else {
         expect(t).toBeUndefined();
       }
     },
   );
 
-  it('when counting the table rows, then there are exactly the five legal transitions', () => {
-    expect(TRANSITIONS).toHaveLength(5);
+  it('when counting the table rows, then there are exactly the six legal transitions', () => {
+    expect(TRANSITIONS).toHaveLength(6);
   });
 
   it('when an order leaves PENDING_PAYMENT by pay, then the deadline must not have passed; by timeout, it must have', () => {
@@ -57,12 +58,17 @@ describe('order lifecycle table', () => {
     expect(findTransition('PENDING_PAYMENT', 'timeout')!.deadline).toBe('after');
   });
 
-  it.each(['CANCELLED', 'CLOSED', 'COMPLETED'] as OrderStatus[])(
+  it.each(['CANCELLED', 'COMPLETED'] as OrderStatus[])(
     'when the order is %s, then no event moves it (terminal state)',
     (s) => {
       for (const e of ORDER_EVENTS) expect(canTransition(s, e)).toBe(false);
     },
   );
+
+  it('when the order is CLOSED, then only a late payment (revive) moves it, to PAID, taking back what it held', () => {
+    expect(ORDER_EVENTS.filter((e) => canTransition('CLOSED', e))).toEqual(['revive']);
+    expect(findTransition('CLOSED', 'revive')).toMatchObject({ to: 'PAID', holds: 'retake', stamps: 'paid_at' });
+  });
 
   it.each(ORDER_EVENTS.map((e) => [e]))(
     'when asking which transition %s uses, then it is the single row for that event',
@@ -73,13 +79,15 @@ describe('order lifecycle table', () => {
     },
   );
 
-  it('when stock is released, then the transition is one out of PENDING_PAYMENT (stock goes back at most once)', () => {
-    const releasing = TRANSITIONS.filter((t) => t.stock === 'release');
+  it('when holds are released, then the transition is one out of PENDING_PAYMENT (they go back at most once)', () => {
+    const releasing = TRANSITIONS.filter((t) => t.holds === 'release');
     expect(releasing.map((t) => `${t.from} ${t.event}`).sort()).toEqual([
       'PENDING_PAYMENT cancel',
       'PENDING_PAYMENT timeout',
     ]);
-    // Nothing ever returns to PENDING_PAYMENT, so a release cannot happen twice.
+    // Nothing ever returns to PENDING_PAYMENT, so a release cannot happen twice; the one way out of CLOSED takes
+    // everything back and keeps it (PAID), so it cannot be released again either.
     expect(TRANSITIONS.some((t) => t.to === 'PENDING_PAYMENT')).toBe(false);
+    expect(TRANSITIONS.filter((t) => t.from === 'CLOSED').map((t) => [t.holds, t.to])).toEqual([['retake', 'PAID']]);
   });
 });

@@ -33,3 +33,7 @@ export class AppError extends Error {
 
 export const notFound = (what: string, id: string) =>
   new AppError(404, 'not-found', 'Not found', `${what} ${id} does not exist`);
+
+/** A 400 naming one field, for a rule a schema cannot check (it depends on the clock), shaped as parseBody's. */
+export const badField = (path: string, message: string) =>
+  new AppError(400, 'bad-request', 'Invalid request body', `${path}: ${message}`, { errors: [{ path, message }] });

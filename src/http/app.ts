@@ -5,8 +5,11 @@ import { AppError } from '../errors';
 import { logger } from '../log';
 import type { UseCaseDeps } from '../orders/use-case-deps';
 import { problemHandler } from './problem';
+import { couponRoutes } from './routes/coupons';
 import { orderRoutes } from './routes/orders';
+import { pointsRoutes } from './routes/points';
 import { productRoutes } from './routes/products';
+import { promotionRoutes } from './routes/promotions';
 import { statsRoutes } from './routes/stats';
 
 /** What the HTTP layer needs besides the order use cases. */
@@ -65,7 +68,14 @@ export function createHttpApp(deps: HttpDeps): Express {
     res.type(deps.metrics.contentType).send(await deps.metrics.metrics());
   });
 
-  app.use(productRoutes(deps.useCases), orderRoutes(deps.useCases), statsRoutes(deps.useCases));
+  app.use(
+    productRoutes(deps.useCases),
+    orderRoutes(deps.useCases),
+    statsRoutes(deps.useCases),
+    couponRoutes(deps.useCases),
+    promotionRoutes(deps.useCases),
+    pointsRoutes(deps.useCases),
+  );
   app.use((req, _res) => {
     throw new AppError(404, 'not-found', 'Not found', `no route ${req.method} ${req.path}`);
   });

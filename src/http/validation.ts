@@ -20,8 +20,47 @@ export const productBody = z.object({
   stock: z.number().int().min(0).max(1_000_000_000),
 });
 
+const cents = z.number().int().min(0).max(1_000_000_000);
+const count = z.number().int().min(1).max(1_000_000_000);
+/** An ISO-8601 date-time with an offset (`Z` or `+01:00`), within what DATETIME(3) holds. */
+const instant = z
+  .string()
+  .datetime({ offset: true, message: 'must be an ISO-8601 date-time with an offset, e.g. 2026-11-21T20:00:00Z' })
+  .transform((value) => new Date(value))
+  .refine((d) => d.getUTCFullYear() >= 1970 && d.getUTCFullYear() <= 9999, 'must be between 1970 and 9999');
+
+export const couponBody = z.object({
+  customerId: text(64),
+  discountCents: count,
+  minTotalCents: cents,
+  expiresAt: instant,
+});
+
+export const promotionBody = z
+  .object({
+    productId: id,
+    priceCents: cents,
+    quota: count,
+    perCustomerLimit: count,
+    startsAt: instant,
+    endsAt: instant,
+  })
+  .refine((p) => p.endsAt.getTime() > p.startsAt.getTime(), { message: 'must be after startsAt', path: ['endsAt'] });
+
+export const pointsBody = z.object({
+  delta: z
+    .number()
+    .int()
+    .min(-1_000_000_000)
+    .max(1_000_000_000)
+    .refine((d) => d !== 0, 'must not be 0: a grant is > 0, a take < 0'),
+  reason: text(255),
+});
+
 export const orderBody = z.object({
   customerId: text(64),
+  couponId: id.optional(),
+  pointsToRedeem: z.number().int().min(0).max(1_000_000_000).optional(),
   items: z
     .array(z.object({ productId: id, quantity: z.number().int().min(1).max(10_000) }))
     .min(1, 'an order needs at least one item')
@@ -71,6 +110,14 @@ export function sinceQuery(value: unknown, now: Date): Date {
 }
 
 const ID_PATTERN = /^[1-9]\d{0,18}$/;
+
+/** A customer id in a path: what `customerId` in a body may be (1 to 64 characters, no edge spaces), else 404. */
+export function customerPath(value: unknown): string {
+  const text = String(value);
+  if (text.length === 0 || text.length > 64 || text.trim() !== text)
+    throw new AppError(404, 'not-found', 'Not found', `customer ${text.slice(0, 40)} does not exist`);
+  return text;
+}
 
 /** A path id that cannot exist is simply not found. */
 export function pathId(value: unknown, what: string): string {

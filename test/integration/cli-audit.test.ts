@@ -1,4 +1,5 @@
 import { runCli } from '../support/cli';
+import { grantPoints, makeCoupon, makePromotion, newCustomer } from '../support/holds';
 import { makeOrder, makeProduct, orderRow, stockOf } from '../support/orders';
 import { startTestService, type TestService } from '../support/service';
 
@@ -81,6 +82,59 @@ describe('audit', () => {
       });
     } finally {
       await svc.db.raw('UPDATE products SET stock = stock - 5 WHERE id = ?', [product]);
+    }
+    expect((await cli('audit')).code).toBe(0);
+  });
+
+  test('when a coupon, a promotion and a points account are changed by hand, then audit exits 1 naming each', async () => {
+    const customerId = newCustomer();
+    const product = await makeProduct(svc, { stock: 20 });
+    const promotion = await makePromotion(svc, product, { quota: 10 });
+    const coupon = await makeCoupon(svc, customerId);
+    await grantPoints(svc, customerId, 500);
+    const res = await svc.api('POST', '/orders', {
+      customerId,
+      items: [{ productId: product, quantity: 2 }],
+      couponId: coupon.id,
+      pointsToRedeem: 100,
+    });
+    expect(res.status).toBe(201);
+    expect((await cli('audit')).code).toBe(0);
+
+    const tamper = async (sign: 1 | -1) => {
+      await svc.db.raw('UPDATE promotions SET sold = sold + ? WHERE id = ?', [sign, promotion.id]);
+      await svc.db.raw('UPDATE points_accounts SET balance = balance + ? WHERE customer_id = ?', [
+        sign * 5,
+        customerId,
+      ]);
+      await svc
+        .db('coupons')
+        .where({ id: coupon.id })
+        .update(sign > 0 ? { status: 'USED' } : { status: 'HELD' });
+    };
+    await tamper(1);
+    try {
+      const text = await cli('audit');
+      expect(text.code).toBe(1);
+      expect(text.stdout).toContain('promotion units not conserved');
+      expect(text.stdout).toContain('coupons not held as they should be');
+      expect(text.stdout).toContain('points not conserved');
+      const json = JSON.parse((await cli('audit', '--json')).stdout);
+      expect(json).toMatchObject({
+        ok: false,
+        stockMismatches: [],
+        promotionMismatches: [
+          { promotionId: promotion.id, customerId: '(all)', counted: 3, onOrders: 2, difference: 1 },
+        ],
+        couponMismatches: [
+          { couponId: coupon.id, status: 'USED', orderId: res.body.id, pendingHolders: 1, paidHolders: 0 },
+        ],
+        pointsMismatches: [
+          { customerId, balance: 405, held: 100, onPendingOrders: 100, granted: 500, taken: 0, spent: 0 },
+        ],
+      });
+    } finally {
+      await tamper(-1);
     }
     expect((await cli('audit')).code).toBe(0);
   });

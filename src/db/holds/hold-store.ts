@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Hold, HoldClaim, HoldKind } from '../../domain/holds';
+import { sumByResource, type Hold, type HoldClaim, type HoldKind } from '../../domain/holds';
 
 /**
  * A statement whose affected rows say whether it did what it should: every change to a hold is a compare-and-set,
@@ -129,3 +129,21 @@ export function checkedMove(trx: Knex.Transaction, m: MoveAmounts, onMismatch: (
   const statement = moveAmounts(trx, m);
   return [{ statement, expectRows: statement.rows, onMismatch }];
 }
+
+/** What a {@link mover} changes: which columns move, under which guard. */
+export type Change = Pick<MoveAmounts, 'moves' | 'guard'>;
+
+/**
+ * {@link checkedMove} for one table and key: moves each resource by the summed amounts of the holds given
+ * (`updated_at` stamped with `now`).
+ */
+export const mover =
+  (table: string, key: string) =>
+  (
+    trx: Knex.Transaction,
+    holds: readonly Pick<HoldClaim, 'resourceId' | 'amount'>[],
+    now: Date,
+    change: Change,
+    onMismatch: () => Error,
+  ) =>
+    checkedMove(trx, { table, key, amounts: sumByResource(holds), now, ...change }, onMismatch);

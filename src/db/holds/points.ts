@@ -1,24 +1,22 @@
-import type { Knex } from 'knex';
-import { sumByResource, type HoldClaim } from '../../domain/holds';
 import { AppError } from '../../errors';
-import { checkedMove, HoldConflictError, HoldsUnavailableError, type MoveAmounts, type HoldStore } from './hold-store';
+import { HoldConflictError, HoldsUnavailableError, mover, type Change, type HoldStore } from './hold-store';
 import { holdTotalsSql, selectRows } from './order-holds';
 
 /** Moves points of `points_accounts` (keyed by customer) by the summed amounts. */
-const movePoints = (
-  trx: Knex.Transaction,
-  holds: readonly HoldClaim[],
-  now: Date,
-  change: Pick<MoveAmounts, 'moves' | 'guard'>,
-  onMismatch: () => Error,
-) =>
-  checkedMove(
-    trx,
-    { table: 'points_accounts', key: 'customer_id', amounts: sumByResource(holds), now, ...change },
-    onMismatch,
-  );
+const movePoints = mover('points_accounts', 'customer_id');
 
 const conflict = () => new HoldConflictError('points', 'an account holding fewer points than its orders');
+const short = () =>
+  new AppError(409, 'points-insufficient', 'Not enough points', 'the points were spent meanwhile; nothing was taken');
+
+const fromBalance = { column: 'balance', sign: '-' } as const;
+const toBalance = { column: 'balance', sign: '+' } as const;
+const toHeld = { column: 'held', sign: '+' } as const;
+const fromHeld = { column: 'held', sign: '-' } as const;
+const REDEEM: Change = { moves: [fromBalance, toHeld], guard: (a) => `balance >= ${a}` };
+const GIVE_BACK: Change = { moves: [toBalance, fromHeld], guard: (a) => `held >= ${a}` };
+const SPEND_HELD: Change = { moves: [fromHeld], guard: (a) => `held >= ${a}` };
+const SPEND_BALANCE: Change = { moves: [fromBalance], guard: (a) => `balance >= ${a}` };
 
 /**
  * Points (1 point = 1 cent off): redeeming moves them from the customer's `balance` to `held`; a close gives them
@@ -26,54 +24,10 @@ const conflict = () => new HoldConflictError('points', 'an account holding fewer
  */
 export const pointsHolds: HoldStore = {
   kind: 'points',
-
-  take: ({ trx, now }, claims) =>
-    movePoints(
-      trx,
-      claims,
-      now,
-      {
-        moves: [
-          { column: 'balance', sign: '-' },
-          { column: 'held', sign: '+' },
-        ],
-        guard: (a) => `balance >= ${a}`,
-      },
-      () =>
-        new AppError(
-          409,
-          'points-insufficient',
-          'Not enough points',
-          'the points were spent meanwhile; nothing was taken',
-        ),
-    ),
-
-  giveBack: (trx, holds, now) =>
-    movePoints(
-      trx,
-      holds,
-      now,
-      {
-        moves: [
-          { column: 'balance', sign: '+' },
-          { column: 'held', sign: '-' },
-        ],
-        guard: (a) => `held >= ${a}`,
-      },
-      conflict,
-    ),
-
-  keep: (trx, holds, now) =>
-    movePoints(trx, holds, now, { moves: [{ column: 'held', sign: '-' }], guard: (a) => `held >= ${a}` }, conflict),
-
-  retake: (trx, holds, now) =>
-    movePoints(
-      trx,
-      holds,
-      now,
-      { moves: [{ column: 'balance', sign: '-' }], guard: (a) => `balance >= ${a}` },
-      () => new HoldsUnavailableError('points'),
-    ),
+  take: ({ trx, now }, claims) => movePoints(trx, claims, now, REDEEM, short),
+  giveBack: (trx, holds, now) => movePoints(trx, holds, now, GIVE_BACK, conflict),
+  keep: (trx, holds, now) => movePoints(trx, holds, now, SPEND_HELD, conflict),
+  retake: (trx, holds, now) => movePoints(trx, holds, now, SPEND_BALANCE, () => new HoldsUnavailableError('points')),
 
   async audit(db) {
     const totals = holdTotalsSql('points');

@@ -1,12 +1,12 @@
 import type { Knex } from 'knex';
-import { compareKeys, sumByResource, type Hold, type HoldClaim } from '../../domain/holds';
+import { compareKeys, type Hold, type HoldClaim } from '../../domain/holds';
 import { SOLD_STATUSES } from '../../domain/order-lifecycle';
 import { AppError } from '../../errors';
 import {
-  checkedMove,
   HoldConflictError,
   HoldsUnavailableError,
   marks,
+  mover,
   type CheckedStatement,
   type HoldStore,
 } from './hold-store';
@@ -49,6 +49,9 @@ function moveCustomerUnits(
   return [{ statement, expectRows: pairs.length, onMismatch }];
 }
 
+/** Moves the units counted in `promotions.sold` by the summed amounts, guarded. */
+const moveSold = mover('promotions', 'id');
+
 /** Adds units to the quota sold and to each customer's count, within the quota and the per-customer limit. */
 function takeUnits(
   trx: Knex.Transaction,
@@ -58,17 +61,8 @@ function takeUnits(
 ): CheckedStatement[] {
   const claims = holds.map((h) => ({ kind: 'promotion' as const, ...h }));
   return [
-    ...checkedMove(
-      trx,
-      {
-        table: 'promotions',
-        key: 'id',
-        amounts: sumByResource(holds),
-        moves: [{ column: 'sold', sign: '+' }],
-        guard: (a) => `sold + ${a} <= quota`,
-        now,
-      },
-      () => errors.soldOut(claims),
+    ...moveSold(trx, holds, now, { moves: [{ column: 'sold', sign: '+' }], guard: (a) => `sold + ${a} <= quota` }, () =>
+      errors.soldOut(claims),
     ),
     ...moveCustomerUnits(
       trx,
@@ -117,18 +111,7 @@ export const promotionHolds: HoldStore = {
   giveBack: (trx, holds, now) => {
     const conflict = () => new HoldConflictError('promotion', 'a promotion counted fewer units than its orders hold');
     return [
-      ...checkedMove(
-        trx,
-        {
-          table: 'promotions',
-          key: 'id',
-          amounts: sumByResource(holds),
-          moves: [{ column: 'sold', sign: '-' }],
-          guard: (a) => `sold >= ${a}`,
-          now,
-        },
-        conflict,
-      ),
+      ...moveSold(trx, holds, now, { moves: [{ column: 'sold', sign: '-' }], guard: (a) => `sold >= ${a}` }, conflict),
       ...moveCustomerUnits(trx, holds, '-', (after) => `${after} >= 0`, conflict),
     ];
   },

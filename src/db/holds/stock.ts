@@ -1,8 +1,7 @@
 import type { Knex } from 'knex';
-import { sumByResource, type HoldClaim } from '../../domain/holds';
 import { SOLD_STATUSES } from '../../domain/order-lifecycle';
 import { AppError } from '../../errors';
-import { checkedMove, HoldConflictError, HoldsUnavailableError, marks, type HoldStore } from './hold-store';
+import { HoldConflictError, HoldsUnavailableError, marks, mover, type Change, type HoldStore } from './hold-store';
 
 export interface StockMismatch {
   productId: string;
@@ -48,20 +47,9 @@ export async function auditStock(db: Knex): Promise<StockMismatch[]> {
 const short = () =>
   new AppError(409, 'insufficient-stock', 'Insufficient stock', 'not enough stock for the order; nothing was taken');
 
-/** Takes the quantities from stock where every product still has them. */
-const takeFromStock = (trx: Knex.Transaction, holds: readonly HoldClaim[], now: Date, onMismatch: () => Error) =>
-  checkedMove(
-    trx,
-    {
-      table: 'products',
-      key: 'id',
-      amounts: sumByResource(holds),
-      moves: [{ column: 'stock', sign: '-' }],
-      guard: (a) => `stock >= ${a}`,
-      now,
-    },
-    onMismatch,
-  );
+const moveStock = mover('products', 'id');
+const TAKE: Change = { moves: [{ column: 'stock', sign: '-' }], guard: (a) => `stock >= ${a}` };
+const GIVE_BACK: Change = { moves: [{ column: 'stock', sign: '+' }] };
 
 /** Stock: the order's items are its holds (`order_items`), taken from and given back to `products.stock`. */
 export const stockHolds: HoldStore = {
@@ -73,18 +61,14 @@ export const stockHolds: HoldStore = {
       .whereIn('order_id', orderIds as string[]),
 
   // The create transaction has locked and read the products already, so this only fails if that read was wrong.
-  take: ({ trx, now }, claims) => takeFromStock(trx, claims, now, short),
+  take: ({ trx, now }, claims) => moveStock(trx, claims, now, TAKE, short),
 
   giveBack: (trx, holds, now) =>
-    checkedMove(
-      trx,
-      { table: 'products', key: 'id', amounts: sumByResource(holds), moves: [{ column: 'stock', sign: '+' }], now },
-      () => new HoldConflictError('stock', 'a product that no longer exists'),
-    ),
+    moveStock(trx, holds, now, GIVE_BACK, () => new HoldConflictError('stock', 'a product that no longer exists')),
 
   keep: () => [],
 
-  retake: (trx, holds, now) => takeFromStock(trx, holds, now, () => new HoldsUnavailableError('stock')),
+  retake: (trx, holds, now) => moveStock(trx, holds, now, TAKE, () => new HoldsUnavailableError('stock')),
 
   audit: async (db) => ({
     kind: 'stock',

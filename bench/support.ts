@@ -191,6 +191,8 @@ export async function startServiceProcess(scratch: Scratch, env: Record<string, 
     env: {
       ...process.env,
       NODE_ENV: 'production',
+      // Production requires it; the benchmarks send no payments.
+      PAYMENT_WEBHOOK_SECRET: 'bench-webhook-secret',
       HTTP_PORT: String(port),
       MYSQL_URL: scratch.mysqlUrl,
       AMQP_URL: scratch.amqpUrl,

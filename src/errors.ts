@@ -11,6 +11,8 @@ export type ProblemType =
   | 'promotion-sold-out'
   | 'promotion-limit'
   | 'points-insufficient'
+  | 'amount-mismatch'
+  | 'invalid-signature'
   | 'idempotency-key-reused'
   | 'payload-too-large'
   | 'unsupported-media-type'

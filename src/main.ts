@@ -75,6 +75,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   const useCases: UseCaseDeps = {
     db,
     paymentTimeouts: config.orderPaymentTimeouts,
+    latePaymentPolicy: config.payments.latePaymentPolicy,
     now,
     processId,
     claimForMs: config.outbox.claimFor,
@@ -83,6 +84,8 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     onReturned: (returned) => metrics.countReturned(returned),
     onCreated: (order) => metrics.countCreated(order),
     onPaid: (order) => metrics.countPaid(order),
+    onLatePayment: (outcome) => metrics.countLatePayment(outcome),
+    onRefundRequired: (reason) => metrics.countRefundRequired(reason),
   };
 
   relay.start();
@@ -122,6 +125,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
 
   const app = createHttpApp({
     useCases,
+    paymentWebhookSecret: config.payments.webhookSecret,
     bodyLimit: config.http.bodyLimit,
     readiness,
     metrics: metrics.registry,

@@ -50,6 +50,18 @@ export function createMetrics(opts: MetricsOptions = {}) {
     labelNames: ['kind'],
     registers,
   });
+  const latePayments = new Counter({
+    name: 'order_timeout_late_payments_total',
+    help: 'Payments for orders that had timed out, by outcome: revived (the order became PAID) or refund',
+    labelNames: ['outcome'],
+    registers,
+  });
+  const refundsRequired = new Counter({
+    name: 'order_timeout_payments_refund_required_total',
+    help: 'Payments stored as REFUND_REQUIRED, by reason: order-cancelled, already-paid, late-payment, holds-unavailable',
+    labelNames: ['reason'],
+    registers,
+  });
   const lateness = new Histogram({
     name: 'order_timeout_close_lateness_seconds',
     help: 'closed_at - expires_at of orders closed for a timeout, by who closed them and category',
@@ -110,6 +122,8 @@ export function createMetrics(opts: MetricsOptions = {}) {
     countReturned,
     countCreated: (order: { category: string }) => ordersCreated.inc({ category: order.category }),
     countPaid: (order: { category: string }) => ordersPaid.inc({ category: order.category }),
+    countLatePayment: (outcome: 'revived' | 'refund') => latePayments.inc({ outcome }),
+    countRefundRequired: (reason: string) => refundsRequired.inc({ reason }),
     closer: {
       closed: (orders: ClosedOrder[]) => countClosed(orders, 'timeout'),
       skipped: (status: string) => skipped.inc({ status }),

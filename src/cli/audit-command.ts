@@ -7,7 +7,7 @@ export function auditCommand(program: Command): void {
   program
     .command('audit')
     .description(
-      'check that everything orders hold adds up (stock, promotion quota, coupons, points) and that no order is pending past its deadline (exit 1 when not)',
+      'check that everything orders hold adds up (stock, promotion quota, coupons, points), that payments match their orders, and that no order is pending past its deadline (exit 1 when not)',
     )
     .option('--grace <duration>', 'how overdue a pending order may be before it counts', '1m')
     .option('--json', 'print JSON')
@@ -24,10 +24,15 @@ export function auditCommand(program: Command): void {
         const report = await runAudit(db, new Date(), graceMs);
         if (opts.json) {
           const byKind = Object.fromEntries(report.kinds.map((k) => [`${k.kind}Mismatches`, k.mismatches]));
-          const json = { ok: report.ok, ...byKind, overduePending: report.overduePending };
+          const json = {
+            ok: report.ok,
+            ...byKind,
+            paymentMismatches: report.payments.mismatches,
+            overduePending: report.overduePending,
+          };
           process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
         } else {
-          for (const k of report.kinds.filter((kind) => kind.mismatches.length > 0)) {
+          for (const k of [...report.kinds, report.payments].filter((found) => found.mismatches.length > 0)) {
             process.stdout.write(`${k.rule}:\n`);
             printTable(k.mismatches, k.columns);
           }
@@ -40,7 +45,7 @@ export function auditCommand(program: Command): void {
           }
           if (report.ok)
             process.stdout.write(
-              `audit passed: ${report.kinds.map((k) => k.kind).join(', ')} add up; no overdue pending orders\n`,
+              `audit passed: ${report.kinds.map((k) => k.kind).join(', ')} add up; payments match their orders; no overdue pending orders\n`,
             );
         }
         if (!report.ok) process.exitCode = 1;

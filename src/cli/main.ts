@@ -3,13 +3,14 @@ import { errorMessage, logToStderr } from '../log';
 import { auditCommand } from './audit-command';
 import { CliError } from './cli-context';
 import { deadLettersCommand } from './dead-letters-command';
+import { refundsCommand } from './refunds-command';
 import { sweepCommand } from './sweep-command';
 import { topologyCommand } from './topology-command';
 
 async function run(argv: string[]): Promise<void> {
   logToStderr();
   const program = new Command('order-timeout')
-    .description('Operate the order-timeout service: dead letters, sweeps, audits, RabbitMQ topology.')
+    .description('Operate the order-timeout service: dead letters, sweeps, audits, refunds, RabbitMQ topology.')
     .exitOverride()
     // Usage errors are one line (commander's own, e.g. "error: unknown option '--bogus'"); --help shows the rest.
     .showHelpAfterError(false);
@@ -17,6 +18,7 @@ async function run(argv: string[]): Promise<void> {
   topologyCommand(program);
   sweepCommand(program);
   auditCommand(program);
+  refundsCommand(program);
   await program.parseAsync(argv);
 }
 

@@ -5,8 +5,10 @@ import { AppError } from '../errors';
 import { logger } from '../log';
 import type { UseCaseDeps } from '../orders/use-case-deps';
 import { problemHandler } from './problem';
+import { keepRawBody } from './signature';
 import { couponRoutes } from './routes/coupons';
 import { orderRoutes } from './routes/orders';
+import { paymentRoutes } from './routes/payments';
 import { pointsRoutes } from './routes/points';
 import { productRoutes } from './routes/products';
 import { promotionRoutes } from './routes/promotions';
@@ -16,6 +18,8 @@ import { statsRoutes } from './routes/stats';
 export interface HttpDeps {
   /** What the product, order and stats routes run their use cases with. */
   useCases: UseCaseDeps;
+  /** Shared secret signing payment notifications; empty: unsigned ones are accepted. */
+  paymentWebhookSecret: string;
   /** Largest accepted body in bytes. */
   bodyLimit: number;
   /** Resolves to the names of unreachable dependencies (empty when ready). */
@@ -55,7 +59,14 @@ export function createHttpApp(deps: HttpDeps): Express {
     next();
   });
 
-  app.use(express.json({ limit: deps.bodyLimit, type: ['application/json', 'application/*+json'], strict: true }));
+  app.use(
+    express.json({
+      limit: deps.bodyLimit,
+      type: ['application/json', 'application/*+json'],
+      strict: true,
+      verify: keepRawBody,
+    }),
+  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -75,6 +86,7 @@ export function createHttpApp(deps: HttpDeps): Express {
     couponRoutes(deps.useCases),
     promotionRoutes(deps.useCases),
     pointsRoutes(deps.useCases),
+    paymentRoutes(deps.useCases, deps.paymentWebhookSecret),
   );
   app.use((req, _res) => {
     throw new AppError(404, 'not-found', 'Not found', `no route ${req.method} ${req.path}`);

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors';
+import { PAYMENT_STATUSES } from '../db/payments-repo';
 import { parseSince } from '../domain/timeout-stats';
 
 const id = z
@@ -71,20 +72,28 @@ export const orderBody = z.object({
     ),
 });
 
-export const payBody = z.object({ paymentRef: text(128) });
+export const payBody = z.object({
+  paymentRef: text(128),
+  /** What the provider took: must be the order's totalCents. */
+  amountCents: z.number().int().min(0).max(1_000_000_000_000),
+});
 
-/** Parses a request body or throws a 400 that lists every problem with its path. */
-export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
+/** `?status=` of GET /payments: one of the payment statuses, or absent for all. */
+export const paymentsQuery = z
+  .object({
+    status: z.enum(PAYMENT_STATUSES).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(1000),
+  })
+  .strict();
+
+/** Parses a request body (or query) or throws a 400 that lists every problem with its path. */
+export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown, what = 'request body'): z.infer<T> {
   const result = schema.safeParse(body);
   if (result.success) return result.data as z.infer<T>;
   const errors = result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
-  throw new AppError(
-    400,
-    'bad-request',
-    'Invalid request body',
-    errors.map((e) => `${e.path}: ${e.message}`).join('; '),
-    { errors },
-  );
+  throw new AppError(400, 'bad-request', `Invalid ${what}`, errors.map((e) => `${e.path}: ${e.message}`).join('; '), {
+    errors,
+  });
 }
 
 /** Default period of GET /stats/timeouts. */

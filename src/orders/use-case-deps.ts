@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
+import type { RefundReason } from '../db/payments-repo';
 import type { AmountsByKind } from '../domain/holds';
+import type { LatePaymentPolicy } from './receive-payment';
 import type { ClosedOrder } from '../db/order-transitions';
 import type { Order } from '../db/orders-repo';
 import type { OutboxMessage } from '../db/outbox-repo';
@@ -12,6 +14,8 @@ export interface UseCaseDeps {
   paymentTimeouts: PaymentTimeouts;
   /** The clock; every timestamp the service writes comes from it. */
   now: () => Date;
+  /** What a payment for an order that timed out does: revive it if everything it held is still there, or refund. */
+  latePaymentPolicy: LatePaymentPolicy;
   /** Names this process in outbox claims. */
   processId: string;
   /** How long a freshly written outbox row stays claimed by this process. */
@@ -24,6 +28,10 @@ export interface UseCaseDeps {
   onClosed?: (closed: ClosedOrder[], source: string) => void;
   /** Called after commit with a newly created order (not for an idempotent replay), e.g. for metrics. */
   onCreated?: (order: Order) => void;
-  /** Called after an order was paid (not for a repeated pay with the same ref), e.g. for metrics. */
+  /** Called after an order was paid or revived (not for a replayed notification), e.g. for metrics. */
   onPaid?: (order: Order) => void;
+  /** Called after a payment for an order that timed out revived it or was stored for a refund. */
+  onLatePayment?: (outcome: 'revived' | 'refund') => void;
+  /** Called after a payment was stored as REFUND_REQUIRED, with why. */
+  onRefundRequired?: (reason: RefundReason) => void;
 }

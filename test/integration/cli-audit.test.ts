@@ -2,6 +2,7 @@ import { runCli } from '../support/cli';
 import { grantPoints, makeCoupon, makePromotion, newCustomer } from '../support/holds';
 import { makeOrder, makeProduct, orderRow, stockOf } from '../support/orders';
 import { startTestService, type TestService } from '../support/service';
+import { pay as payOrder } from '../support/payments';
 
 // The service makes, migrates and fills the scratch database; the CLI runs against it as a separate process.
 let svc: TestService;
@@ -15,10 +16,16 @@ beforeAll(async () => {
 afterAll(async () => svc?.destroy());
 
 const cli = (...args: string[]) => runCli(args, env);
-const NO_MISMATCHES = { stockMismatches: [], promotionMismatches: [], couponMismatches: [], pointsMismatches: [] };
+const NO_MISMATCHES = {
+  stockMismatches: [],
+  promotionMismatches: [],
+  couponMismatches: [],
+  pointsMismatches: [],
+  paymentMismatches: [],
+};
 
 async function pay(id: string) {
-  const res = await svc.api('POST', `/orders/${id}/pay`, { paymentRef: `pay-${id}` });
+  const res = await payOrder(svc, id, `pay-${id}`);
   if (res.status !== 200) throw new Error(`pay answered ${res.status}: ${JSON.stringify(res.body)}`);
 }
 async function cancel(id: string) {
@@ -50,7 +57,8 @@ describe('audit', () => {
     const res = await cli('audit');
     expect({ code: res.code, stdout: res.stdout, stderr: res.stderr }).toEqual({
       code: 0,
-      stdout: 'audit passed: stock, promotion, coupon, points add up; no overdue pending orders\n',
+      stdout:
+        'audit passed: stock, promotion, coupon, points add up; payments match their orders; no overdue pending orders\n',
       stderr: '',
     });
     const json = await cli('audit', '--json');

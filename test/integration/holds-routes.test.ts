@@ -1,6 +1,7 @@
 import { expectProblem, ISO_MS, makeProduct } from '../support/fixtures';
 import { grantPoints, makeCoupon, makePromotion, newCustomer } from '../support/holds';
 import { startTestService, type TestService } from '../support/service';
+import { pay } from '../support/payments';
 
 let svc: TestService;
 beforeAll(async () => {
@@ -98,7 +99,7 @@ describe('promotions', () => {
     const paid = (await order(3)).body;
     await order(2);
     const cancelled = (await order(1)).body;
-    await svc.api('POST', `/orders/${paid.id}/pay`, { paymentRef: 'p', amountCents: paid.totalCents });
+    await pay(svc, paid.id, `p-${paid.id}`);
     await svc.api('POST', `/orders/${cancelled.id}/cancel`);
     expect((await svc.api('GET', `/promotions/${res.body.id}`)).body.sold).toBe(5);
   });

@@ -24,13 +24,17 @@ export interface TakeContext {
   itemsCents: number;
 }
 
-/** What one kind's audit found: rows that do not add up, with the columns that show why. */
-export interface KindAudit {
-  kind: HoldKind;
+/** What one check of the audit found: rows that do not add up, with the columns that show why. */
+export interface AuditFinding {
   /** The rule, as the CLI prints it above the rows, e.g. "stock + held + sold should equal received". */
   rule: string;
   columns: string[];
   mismatches: Record<string, unknown>[];
+}
+
+/** What one kind's audit found. */
+export interface KindAudit extends AuditFinding {
+  kind: HoldKind;
 }
 
 /**

@@ -8,7 +8,7 @@ import { pointsHolds } from './points';
 import { promotionHolds } from './promotion';
 import { stockHolds } from './stock';
 
-export type { CheckedStatement, KindAudit } from './hold-store';
+export type { AuditFinding, CheckedStatement, KindAudit } from './hold-store';
 export { HoldConflictError, HoldsUnavailableError } from './hold-store';
 
 /** Every kind an order can hold, one entry each, in lock order (HOLD_KINDS). A new kind is one more entry. */

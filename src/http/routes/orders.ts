@@ -4,11 +4,11 @@ import { createOrder } from '../../orders/create-order';
 import { changeOrder, readOrder, readOrderEvents } from '../../orders/order-actions';
 import { toEventJson, toOrderJson } from '../../orders/order-json';
 import type { UseCaseDeps } from '../../orders/use-case-deps';
-import { jsonOnly, orderBody, parseBody, pathId, payBody } from '../validation';
+import { jsonOnly, orderBody, parseBody, pathId } from '../validation';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-/** `POST /orders`, `GET /orders/:id`, its events, and the buyer's and merchant's transitions. */
+/** `POST /orders`, `GET /orders/:id`, its events, and the buyer's and merchant's transitions (pay: routes/payments). */
 export function orderRoutes(deps: UseCaseDeps): Router {
   const router = Router();
   router.use('/orders/:id', (req, res, next) => {
@@ -39,11 +39,6 @@ export function orderRoutes(deps: UseCaseDeps): Router {
 
   router.get('/orders/:id/events', async (req, res) => {
     res.json((await readOrderEvents(deps, pathId(req.params.id, 'order'))).map(toEventJson));
-  });
-
-  router.post('/orders/:id/pay', jsonOnly(true), async (req, res) => {
-    const { paymentRef } = parseBody(payBody, req.body);
-    res.json(toOrderJson(await changeOrder(deps, pathId(req.params.id, 'order'), 'pay', { paymentRef })));
   });
 
   for (const event of ['cancel', 'ship', 'complete'] as const) {

@@ -28,13 +28,16 @@ export const productBody = z.object({
 const cents = z.number().int().min(0).max(1_000_000_000);
 const count = z.number().int().min(1).max(1_000_000_000);
 /** An ISO-8601 date-time with an offset (`Z` or `+01:00`), within what DATETIME(3) holds. */
-const instant = z
-  .string()
-  .pipe(
-    z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset, e.g. 2026-11-21T20:00:00Z' }),
-  )
-  .transform((value) => new Date(value))
-  .refine((d) => d.getUTCFullYear() >= 1970 && d.getUTCFullYear() <= 9999, 'must be between 1970 and 9999');
+const instant = z.iso
+  .datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset, e.g. 2026-11-21T20:00:00Z' })
+  // zod 4 runs this even when the format check failed (that issue is reported already): only the year is added.
+  .transform((value, ctx) => {
+    const d = new Date(value);
+    const year = d.getUTCFullYear();
+    if (Number.isNaN(year) || (year >= 1970 && year <= 9999)) return d;
+    ctx.issues.push({ code: 'custom', message: 'must be between 1970 and 9999', input: value });
+    return z.NEVER;
+  });
 
 export const couponBody = z.object({
   customerId: text(64),

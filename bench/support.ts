@@ -184,7 +184,14 @@ export interface ServiceProcess {
 
 export async function startServiceProcess(scratch: Scratch, env: Record<string, string> = {}): Promise<ServiceProcess> {
   const service = await spawnService(
-    { NODE_ENV: 'production', MYSQL_URL: scratch.mysqlUrl, AMQP_URL: scratch.amqpUrl, ...env },
+    {
+      NODE_ENV: 'production',
+      // Production requires it; the benchmarks send no payments.
+      PAYMENT_WEBHOOK_SECRET: 'bench-webhook-secret',
+      MYSQL_URL: scratch.mysqlUrl,
+      AMQP_URL: scratch.amqpUrl,
+      ...env,
+    },
     {
       // BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service.
       nodeArgs: (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean),

@@ -94,6 +94,15 @@ export interface AppConfig {
     /** winston level (`LOG_LEVEL`, default info). */
     level: string;
   };
+  payments: {
+    /**
+     * Shared secret of the payment provider (`PAYMENT_WEBHOOK_SECRET`): when set, `POST /orders/:id/pay` needs
+     * `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`; empty, unchecked. Required in production; never logged.
+     */
+    webhookSecret: string;
+    /** What a payment for an order that timed out does (`LATE_PAYMENT_POLICY`, default revive): revive it or refund. */
+    latePaymentPolicy: 'revive' | 'refund';
+  };
 }
 
 /** Which environment variable feeds which key, so errors can name both. */
@@ -112,6 +121,8 @@ const ENV_NAMES: Record<string, string> = {
   'shutdown.readinessDelay': 'SHUTDOWN_READINESS_DELAY',
   'shutdown.timeout': 'SHUTDOWN_TIMEOUT',
   'log.level': 'LOG_LEVEL',
+  'payments.webhookSecret': 'PAYMENT_WEBHOOK_SECRET',
+  'payments.latePaymentPolicy': 'LATE_PAYMENT_POLICY',
 };
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -224,6 +235,10 @@ const schema = section({
     path: ['readinessDelay'],
   }),
   log: section({ level: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']) }),
+  payments: section({
+    webhookSecret: z.string(),
+    latePaymentPolicy: z.enum(['revive', 'refund'], { message: 'must be revive or refund' }),
+  }),
 });
 
 export class ConfigError extends Error {}
@@ -260,6 +275,14 @@ function checkProductionBroker(url: string, nodeEnv: string | undefined): void {
   }
 }
 
+/** Production takes payment notifications only when signed: anyone could otherwise mark an order paid. */
+function checkProductionPayments(secret: string, nodeEnv: string | undefined): void {
+  if (nodeEnv !== 'production' || secret.trim() !== '') return;
+  throw new ConfigError(
+    'Invalid configuration:\n  payments.webhookSecret (PAYMENT_WEBHOOK_SECRET): required in production: the shared secret that signs payment notifications',
+  );
+}
+
 /**
  * Validates raw configuration (node-config's merged object); throws a ConfigError naming each bad key.
  * `nodeEnv` (default `NODE_ENV`) turns on the production-only checks.
@@ -276,6 +299,7 @@ export function parseConfig(raw: unknown, nodeEnv: string | undefined = process.
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   checkProductionBroker(result.data.amqp.url, nodeEnv);
+  checkProductionPayments(result.data.payments.webhookSecret, nodeEnv);
   return { ...result.data, http: { ...result.data.http, bodyLimit: parseBytes(result.data.http.bodyLimit) } };
 }
 

@@ -7,6 +7,12 @@ export type ProblemType =
   | 'illegal-transition'
   | 'payment-window-ended'
   | 'payment-ref-mismatch'
+  | 'coupon-unavailable'
+  | 'promotion-sold-out'
+  | 'promotion-limit'
+  | 'points-insufficient'
+  | 'amount-mismatch'
+  | 'invalid-signature'
   | 'idempotency-key-reused'
   | 'payload-too-large'
   | 'unsupported-media-type'
@@ -29,3 +35,7 @@ export class AppError extends Error {
 
 export const notFound = (what: string, id: string) =>
   new AppError(404, 'not-found', 'Not found', `${what} ${id} does not exist`);
+
+/** A 400 naming one field, for a rule a schema cannot check (it depends on the clock), shaped as parseBody's. */
+export const badField = (path: string, message: string) =>
+  new AppError(400, 'bad-request', 'Invalid request body', `${path}: ${message}`, { errors: [{ path, message }] });

@@ -91,13 +91,17 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   const useCases: UseCaseDeps = {
     db,
     paymentTimeouts: config.orderPaymentTimeouts,
+    latePaymentPolicy: config.payments.latePaymentPolicy,
     now,
     processId,
     claimForMs: config.outbox.claimFor,
     onScheduled: (message) => relay.publishNow([message]),
     onClosed: (closed, source) => metrics.countClosed(closed, source),
+    onReturned: (returned) => metrics.countReturned(returned),
     onCreated: (order) => metrics.countCreated(order),
     onPaid: (order) => metrics.countPaid(order),
+    onLatePayment: (outcome) => metrics.countLatePayment(outcome),
+    onRefundRequired: (reason) => metrics.countRefundRequired(reason),
   };
 
   relay.start();
@@ -130,6 +134,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
 
   const app = createHttpApp({
     useCases,
+    paymentWebhookSecret: config.payments.webhookSecret,
     bodyLimit: config.http.bodyLimit,
     readiness,
     metrics: metrics.registry,

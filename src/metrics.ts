@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ClosedOrder } from './db/orders-repo';
+import type { ClosedOrder } from './db/order-transitions';
+import type { AmountsByKind } from './domain/holds';
 import { errorFields, logger } from './log';
 
 /** What {@link createMetrics} needs to collect gauges at scrape time. */
@@ -56,6 +57,24 @@ export function createMetrics(opts: MetricsOptions = {}) {
     labelNames: ['source', 'category'],
     registers,
   });
+  const holdsReturned = new Counter({
+    name: 'order_timeout_holds_returned_total',
+    help: 'What closes and cancels gave back, by hold kind: stock units, coupons, promotion units, points',
+    labelNames: ['kind'],
+    registers,
+  });
+  const latePayments = new Counter({
+    name: 'order_timeout_late_payments_total',
+    help: 'Payments for orders that had timed out, by outcome: revived (the order became PAID) or refund',
+    labelNames: ['outcome'],
+    registers,
+  });
+  const refundsRequired = new Counter({
+    name: 'order_timeout_payments_refund_required_total',
+    help: 'Payments stored as REFUND_REQUIRED, by reason: order-cancelled, already-paid, late-payment, holds-unavailable',
+    labelNames: ['reason'],
+    registers,
+  });
   const lateness = new Histogram({
     name: 'order_timeout_close_lateness_seconds',
     help: 'closed_at - expires_at of orders closed for a timeout, by who closed them and category',
@@ -110,8 +129,12 @@ export function createMetrics(opts: MetricsOptions = {}) {
     });
   }
 
+  const countReturned = (returned: AmountsByKind) => {
+    for (const [kind, amount] of Object.entries(returned)) holdsReturned.inc({ kind }, amount);
+  };
   const countClosed = (closed: readonly ClosedOrder[], source: string) => {
     for (const c of closed) {
+      countReturned(c.returned);
       ordersClosed.inc({ source, category: c.category });
       lateness.observe({ source, category: c.category }, (c.closedAt.getTime() - c.expiresAt.getTime()) / 1000);
     }
@@ -123,8 +146,11 @@ export function createMetrics(opts: MetricsOptions = {}) {
       httpDuration.observe({ route, method, status: String(status) }, seconds);
     },
     countClosed,
+    countReturned,
     countCreated: (order: { category: string }) => ordersCreated.inc({ category: order.category }),
     countPaid: (order: { category: string }) => ordersPaid.inc({ category: order.category }),
+    countLatePayment: (outcome: 'revived' | 'refund') => latePayments.inc({ outcome }),
+    countRefundRequired: (reason: string) => refundsRequired.inc({ reason }),
     closer: {
       closed: (orders: ClosedOrder[]) => countClosed(orders, 'timeout'),
       skipped: (status: string) => skipped.inc({ status }),

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../domain/duration';
-import { findOverdueOrders } from '../db/orders-repo';
-import { auditStock } from '../jobs/audit';
+import { runAudit } from '../jobs/audit';
 import { cliConfig, cliDatabase, CliError, printTable } from './cli-context';
 
 export function auditCommand(program: Command): void {
   program
     .command('audit')
-    .description('check stock conservation and that no order is pending past its deadline (exit 1 when not)')
+    .description(
+      'check that everything orders hold adds up (stock, promotion quota, coupons, points), that payments match their orders, and that no order is pending past its deadline (exit 1 when not)',
+    )
     .option('--grace <duration>', 'how overdue a pending order may be before it counts', '1m')
     .option('--json', 'print JSON')
     .action(async (opts: { grace: string; json?: boolean }) => {
@@ -20,34 +21,34 @@ export function auditCommand(program: Command): void {
       const config = cliConfig();
       const db = await cliDatabase(config);
       try {
-        const stock = await auditStock(db);
-        const overdue = await findOverdueOrders(db, new Date(Date.now() - graceMs), 1000);
-        const ok = stock.length === 0 && overdue.length === 0;
+        const report = await runAudit(db, new Date(), graceMs);
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ ok, stockMismatches: stock, overduePending: overdue }, null, 2)}\n`);
+          const byKind = Object.fromEntries(report.kinds.map((k) => [`${k.kind}Mismatches`, k.mismatches]));
+          const json = {
+            ok: report.ok,
+            ...byKind,
+            paymentMismatches: report.payments.mismatches,
+            overduePending: report.overduePending,
+          };
+          process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
         } else {
-          if (stock.length > 0) {
-            process.stdout.write('stock not conserved (stock + held + sold should equal received):\n');
-            printTable(stock as unknown as Record<string, unknown>[], [
-              'productId',
-              'sku',
-              'stock',
-              'held',
-              'sold',
-              'received',
-              'difference',
-            ]);
+          for (const k of [...report.kinds, report.payments].filter((found) => found.mismatches.length > 0)) {
+            process.stdout.write(`${k.rule}:\n`);
+            printTable(k.mismatches, k.columns);
           }
-          if (overdue.length > 0) {
+          if (report.overduePending.length > 0) {
             process.stdout.write(`pending orders overdue by more than ${opts.grace}:\n`);
             printTable(
-              overdue.map((o) => ({ orderId: o.id, expiresAt: o.expiresAt.toISOString() })),
+              report.overduePending.map((o) => ({ orderId: o.id, expiresAt: o.expiresAt.toISOString() })),
               ['orderId', 'expiresAt'],
             );
           }
-          if (ok) process.stdout.write('audit passed: stock conserved, no overdue pending orders\n');
+          if (report.ok)
+            process.stdout.write(
+              `audit passed: ${report.kinds.map((k) => k.kind).join(', ')} add up; payments match their orders; no overdue pending orders\n`,
+            );
         }
-        if (!ok) process.exitCode = 1;
+        if (!report.ok) process.exitCode = 1;
       } finally {
         await db.destroy();
       }

@@ -5,6 +5,7 @@ import { auditCommand } from './audit-command';
 import { CliError } from './cli-context';
 import { dbCommand } from './db-command';
 import { deadLettersCommand } from './dead-letters-command';
+import { refundsCommand } from './refunds-command';
 import { sweepCommand } from './sweep-command';
 import { topologyCommand } from './topology-command';
 
@@ -13,7 +14,7 @@ async function run(argv: string[]): Promise<void> {
   loadEnvFile();
   const program = new Command('order-timeout')
     .description(
-      'Operate the order-timeout service: database migrations, dead letters, sweeps, audits, RabbitMQ topology.',
+      'Operate the order-timeout service: database migrations, dead letters, sweeps, audits, refunds, RabbitMQ topology.',
     )
     .exitOverride()
     // Usage errors are one line (commander's own, e.g. "error: unknown option '--bogus'"); --help shows the rest.
@@ -23,6 +24,7 @@ async function run(argv: string[]): Promise<void> {
   topologyCommand(program);
   sweepCommand(program);
   auditCommand(program);
+  refundsCommand(program);
   await program.parseAsync(argv);
 }
 

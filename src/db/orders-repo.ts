@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
-import type { EventSource, OrderEvent, OrderStatus, Transition } from '../domain/order-lifecycle';
+import type { EventSource, OrderEvent, OrderStatus } from '../domain/order-lifecycle';
 import { transitionFor } from '../domain/order-lifecycle';
-import { returnStock, returnStockStatement } from './products-repo';
-import { runTogether, runTogetherRaw, type StatementResult } from './run-together';
+import { runChecked, type CheckedStatement } from './holds';
+import type { StatementResult } from './run-together';
 
 export interface OrderItem {
   productId: string;
@@ -17,7 +17,14 @@ export interface Order {
   /** The product category whose payment window the order got. */
   category: string;
   items: OrderItem[];
+  /** Items at the prices they sold at, less `discountCents`; never below 0. */
   totalCents: number;
+  /** The coupon the order holds (or used), if any. */
+  couponId: string | null;
+  /** Points redeemed, 1 point = 1 cent off. */
+  pointsRedeemed: number;
+  /** The coupon's discount plus the points redeemed. */
+  discountCents: number;
   paymentRef: string | null;
   expiresAt: Date;
   createdAt: Date;
@@ -35,14 +42,10 @@ export interface OrderEventRecord {
   at: Date;
 }
 
-export interface NewOrder {
-  customerId: string;
-  /** The product category whose payment window the order got. */
-  category: string;
-  items: OrderItem[];
-  totalCents: number;
-  expiresAt: Date;
-}
+export type NewOrder = Pick<
+  Order,
+  'customerId' | 'category' | 'items' | 'totalCents' | 'couponId' | 'pointsRedeemed' | 'discountCents' | 'expiresAt'
+>;
 
 interface OrderRow {
   id: number | string;
@@ -50,6 +53,9 @@ interface OrderRow {
   status: OrderStatus;
   category: string;
   total_cents: number | string;
+  coupon_id: number | string | null;
+  points_redeemed: number | string;
+  discount_cents: number | string;
   payment_ref: string | null;
   expires_at: Date;
   created_at: Date;
@@ -66,6 +72,9 @@ const toOrder = (r: OrderRow, items: OrderItem[]): Order => ({
   category: r.category,
   items,
   totalCents: Number(r.total_cents),
+  couponId: r.coupon_id === null ? null : String(r.coupon_id),
+  pointsRedeemed: Number(r.points_redeemed),
+  discountCents: Number(r.discount_cents),
   paymentRef: r.payment_ref,
   expiresAt: r.expires_at,
   createdAt: r.created_at,
@@ -76,23 +85,27 @@ const toOrder = (r: OrderRow, items: OrderItem[]): Order => ({
 });
 
 /**
- * Inserts an order with its items, its `create` event and whatever `alsoWrite` adds for it (the timeout's
- * outbox row), all in one round trip: later statements refer to the new id as `orderIdSql`
- * (a session variable set from LAST_INSERT_ID()). Returns the order and the results of `alsoWrite`.
+ * Inserts an order with its items, its `create` event and whatever `alsoWrite` adds for it (what it holds, the
+ * timeout's outbox row), all in one round trip: later statements refer to the new id as `orderIdSql` (a session
+ * variable set from LAST_INSERT_ID()). A checked statement that does not match throws its error, so the caller's
+ * transaction rolls back. Returns the order and the results of `alsoWrite`.
  */
 export async function insertOrder(
   trx: Knex.Transaction,
   order: NewOrder,
   now: Date,
-  alsoWrite: (orderIdSql: Knex.Raw) => Knex.QueryBuilder[] = () => [],
+  alsoWrite: (orderIdSql: Knex.Raw) => CheckedStatement[] = () => [],
 ): Promise<{ order: Order; written: StatementResult[] }> {
   const orderIdSql = trx.raw('@order_id');
-  const results = await runTogether(trx, [
+  const statements = [
     trx('orders').insert({
       customer_id: order.customerId,
       status: 'PENDING_PAYMENT',
       category: order.category,
       total_cents: order.totalCents,
+      coupon_id: order.couponId,
+      points_redeemed: order.pointsRedeemed,
+      discount_cents: order.discountCents,
       expires_at: order.expiresAt,
       created_at: now,
       updated_at: now,
@@ -114,25 +127,21 @@ export async function insertOrder(
       source: 'http',
       at: now,
     }),
-    ...alsoWrite(orderIdSql),
-  ]);
+  ].map((statement) => ({ statement }));
+  const results = await runChecked(trx, [...statements, ...alsoWrite(orderIdSql)]);
   return {
     order: {
+      ...order,
       id: String(results[0]!.insertId),
-      customerId: order.customerId,
       status: 'PENDING_PAYMENT',
-      category: order.category,
-      items: order.items,
-      totalCents: order.totalCents,
       paymentRef: null,
-      expiresAt: order.expiresAt,
       createdAt: now,
       paidAt: null,
       closedAt: null,
       shippedAt: null,
       completedAt: null,
     },
-    written: results.slice(4),
+    written: results.slice(statements.length),
   };
 }
 
@@ -181,139 +190,6 @@ export async function listOrderEvents(db: Knex, id: string): Promise<OrderEventR
       at: r.at,
     }),
   );
-}
-
-/** Quantities per product held by the given orders, ascending by product, for giving them back. */
-function heldQuantitiesQuery(trx: Knex.Transaction, orderIds: readonly string[]): Knex.QueryBuilder {
-  return trx('order_items')
-    .select('product_id')
-    .sum({ quantity: 'quantity' })
-    .whereIn('order_id', orderIds as string[])
-    .groupBy('product_id')
-    .orderBy('product_id');
-}
-
-const toQuantities = (rows: { product_id: number | string; quantity: number | string }[]) =>
-  new Map(rows.map((r) => [String(r.product_id), Number(r.quantity)]));
-
-async function heldQuantities(trx: Knex.Transaction, orderIds: readonly string[]): Promise<Map<string, number>> {
-  return toQuantities((await heldQuantitiesQuery(trx, orderIds)) as { product_id: string; quantity: string }[]);
-}
-
-export interface TransitionRequest {
-  orderId: string;
-  transition: Transition;
-  source: EventSource;
-  now: Date;
-  /** Stored with a `pay`. */
-  paymentRef?: string;
-}
-
-/**
- * Applies one transition as a compare-and-set on its `from` state (and on the deadline, where the table asks),
- * giving stock back when the table says so. Returns false when the order was not in a state that allows it.
- */
-export async function applyTransition(db: Knex, req: TransitionRequest): Promise<boolean> {
-  const { transition: t, now } = req;
-  return db.transaction(async (trx) => {
-    const update: Record<string, unknown> = { status: t.to, updated_at: now };
-    if (t.stamps) update[t.stamps] = now;
-    if (req.paymentRef !== undefined) update.payment_ref = req.paymentRef;
-    const query = trx('orders').update(update).where({ id: req.orderId, status: t.from });
-    if (t.deadline === 'before') query.andWhere('expires_at', '>', now);
-    if (t.deadline === 'after') query.andWhere('expires_at', '<=', now);
-    const changed = await query;
-    if (changed !== 1) return false;
-    if (t.stock === 'release') await returnStock(trx, await heldQuantities(trx, [req.orderId]), now);
-    await trx('order_events').insert({
-      order_id: req.orderId,
-      event: t.event,
-      from_status: t.from,
-      to_status: t.to,
-      source: req.source,
-      at: now,
-    });
-    return true;
-  });
-}
-
-export interface ClosedOrder {
-  id: string;
-  /** The order's category (see {@link Order.category}), for metrics. */
-  category: string;
-  expiresAt: Date;
-  closedAt: Date;
-}
-
-/** Options for {@link closeDueOrders}. */
-export interface CloseDueOptions {
-  /** Close only these orders (the closer's batch); omitted: any due order (the sweeper). */
-  orderIds?: readonly string[];
-  source: EventSource;
-  now: Date;
-  /** Only orders whose deadline is at least this far behind `now` (default 0). */
-  graceMs?: number;
-  /** Most orders in this transaction (default: all of `orderIds`, or 500). */
-  limit?: number;
-}
-
-/**
- * Closes the orders that are still PENDING_PAYMENT and past their deadline, in one transaction: lock them
- * (the closer's batch in id order, the sweeper's oldest first), mark them CLOSED, give their stock back, write
- * their events. Orders that were paid, cancelled, closed already or are not yet due are left alone. Without `orderIds`, locked rows are skipped,
- * so several sweepers share the work.
- */
-export async function closeDueOrders(db: Knex, opts: CloseDueOptions): Promise<ClosedOrder[]> {
-  const timeout = transitionFor('timeout');
-  const cutoff = new Date(opts.now.getTime() - (opts.graceMs ?? 0));
-  if (opts.orderIds && opts.orderIds.length === 0) return [];
-  return db.transaction(async (trx) => {
-    const query = trx('orders')
-      .select('id', 'expires_at', 'category')
-      .where({ status: timeout.from })
-      .andWhere('expires_at', '<=', cutoff)
-      .limit(opts.limit ?? opts.orderIds?.length ?? 500);
-    if (opts.orderIds)
-      query
-        .whereIn('id', opts.orderIds as string[])
-        .orderBy('id')
-        .forUpdate();
-    // Oldest first, in the order of the (status, expires_at) index (which ends with the primary key), so the scan
-    // stops after `limit` rows. Ordered by id it would read, sort and lock every overdue order to close `limit`
-    // of them: a backlog of N orders would cost N row locks per batch. SKIP LOCKED never waits on an order, so
-    // this order cannot deadlock with the id-ordered closer.
-    else
-      query
-        .orderBy([{ column: 'expires_at' }, { column: 'id' }])
-        .forUpdate()
-        .skipLocked();
-    const due = (await query) as { id: number | string; expires_at: Date; category: string }[];
-    if (due.length === 0) return [];
-    const ids = due.map((r) => String(r.id));
-    // Two round trips for the rest: close and read what they hold; give it back and record the events.
-    const [, held] = await runTogetherRaw(trx, [
-      trx('orders')
-        .update({ status: timeout.to, closed_at: opts.now, updated_at: opts.now })
-        .whereIn('id', ids)
-        .andWhere({ status: timeout.from }),
-      heldQuantitiesQuery(trx, ids),
-    ]);
-    const quantities = toQuantities(held as { product_id: number; quantity: string }[]);
-    await runTogether(trx, [
-      ...(quantities.size > 0 ? [returnStockStatement(trx, quantities, opts.now)] : []),
-      trx('order_events').insert(
-        ids.map((id) => ({
-          order_id: id,
-          event: timeout.event,
-          from_status: timeout.from,
-          to_status: timeout.to,
-          source: opts.source,
-          at: opts.now,
-        })),
-      ),
-    ]);
-    return due.map((r) => ({ id: String(r.id), category: r.category, expiresAt: r.expires_at, closedAt: opts.now }));
-  });
 }
 
 /** PENDING_PAYMENT orders whose deadline is at or before `cutoff`, oldest first (at most `limit`). */

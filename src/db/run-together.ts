@@ -28,3 +28,9 @@ export async function runTogetherRaw(
   )) as [unknown];
   return statements.length === 1 ? [results] : (results as unknown[]);
 }
+
+/** Affected rows of one statement's result (a header, or `[header, fields]`). */
+export function affectedRows(rawResult: unknown): number {
+  const header: unknown = Array.isArray(rawResult) ? rawResult[0] : rawResult;
+  return Number((header as { affectedRows?: number }).affectedRows ?? 0);
+}

@@ -1,7 +1,9 @@
+import type { HoldAction } from './holds';
+
 export const ORDER_STATUSES = ['PENDING_PAYMENT', 'PAID', 'SHIPPED', 'COMPLETED', 'CANCELLED', 'CLOSED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export const ORDER_EVENTS = ['pay', 'cancel', 'timeout', 'ship', 'complete'] as const;
+export const ORDER_EVENTS = ['pay', 'cancel', 'timeout', 'ship', 'complete', 'revive'] as const;
 export type OrderEvent = (typeof ORDER_EVENTS)[number];
 
 /** Who caused a transition; stored in `order_events.source`. */
@@ -12,8 +14,11 @@ export interface Transition {
   from: OrderStatus;
   event: OrderEvent;
   to: OrderStatus;
-  /** `release`: the order's items go back to stock, exactly once (the compare-and-set guarantees it). */
-  stock: 'keep' | 'release';
+  /**
+   * What happens to everything the order holds (stock, coupon, promotion quota, points; see domain/holds):
+   * exactly once, since the compare-and-set on `from` lets only one transaction apply the row.
+   */
+  holds: HoldAction;
   /** Where the payment deadline must stand for the transition to be legal. */
   deadline: 'before' | 'after' | 'any';
   /** The orders column stamped with the transition time, if any. */
@@ -22,18 +27,21 @@ export interface Transition {
 
 /** The whole order lifecycle. Every (state, event) pair not listed is illegal. */
 export const TRANSITIONS: readonly Transition[] = [
-  { from: 'PENDING_PAYMENT', event: 'pay', to: 'PAID', stock: 'keep', deadline: 'before', stamps: 'paid_at' },
+  { from: 'PENDING_PAYMENT', event: 'pay', to: 'PAID', holds: 'keep', deadline: 'before', stamps: 'paid_at' },
   {
     from: 'PENDING_PAYMENT',
     event: 'cancel',
     to: 'CANCELLED',
-    stock: 'release',
+    holds: 'release',
     deadline: 'before',
     stamps: 'closed_at',
   },
-  { from: 'PENDING_PAYMENT', event: 'timeout', to: 'CLOSED', stock: 'release', deadline: 'after', stamps: 'closed_at' },
-  { from: 'PAID', event: 'ship', to: 'SHIPPED', stock: 'keep', deadline: 'any', stamps: 'shipped_at' },
-  { from: 'SHIPPED', event: 'complete', to: 'COMPLETED', stock: 'keep', deadline: 'any', stamps: 'completed_at' },
+  { from: 'PENDING_PAYMENT', event: 'timeout', to: 'CLOSED', holds: 'release', deadline: 'after', stamps: 'closed_at' },
+  { from: 'PAID', event: 'ship', to: 'SHIPPED', holds: 'unchanged', deadline: 'any', stamps: 'shipped_at' },
+  { from: 'SHIPPED', event: 'complete', to: 'COMPLETED', holds: 'unchanged', deadline: 'any', stamps: 'completed_at' },
+  // A payment that arrived after the close (contract §8, policy `revive`): legal only if everything the order
+  // held can be taken back.
+  { from: 'CLOSED', event: 'revive', to: 'PAID', holds: 'retake', deadline: 'any', stamps: 'paid_at' },
 ];
 
 /** The transition an event always uses, whatever the current state (each event has exactly one `from`). */
@@ -43,5 +51,5 @@ export function transitionFor(event: OrderEvent): Transition {
   return found;
 }
 
-/** States whose items count as sold, for stock conservation. */
+/** States whose items count as sold (and whose holds are kept), for stock conservation and the audit. */
 export const SOLD_STATUSES: readonly OrderStatus[] = ['PAID', 'SHIPPED', 'COMPLETED'];

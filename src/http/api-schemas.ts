@@ -1,4 +1,6 @@
 import { z } from 'zod/v4';
+import { COUPON_STATUSES } from '../db/coupons-repo';
+import { PAYMENT_STATUSES } from '../db/payments-repo';
 import { EVENT_SOURCES, ORDER_EVENTS, ORDER_STATUSES } from '../domain/order-lifecycle';
 import type { ProblemType } from '../errors';
 import { problemUri } from './problem';
@@ -39,7 +41,10 @@ export const orderJson = z.object({
   status,
   category: z.string().describe('The product category whose payment window the order got (the shortest).'),
   items: z.array(orderItemJson),
-  totalCents: count,
+  totalCents: count.describe('Items at the prices they sold at, less discountCents; never below 0.'),
+  couponId: idString.nullable().describe('The coupon the order used, if any.'),
+  pointsRedeemed: count.describe('Points redeemed, one cent each.'),
+  discountCents: count.describe('Coupon discount plus points redeemed.'),
   paymentRef: z.string().nullable().describe('Set once the order is paid.'),
   expiresAt: instant.describe('End of the payment window; a PENDING_PAYMENT order past it is closed.'),
   createdAt: instant,
@@ -90,6 +95,60 @@ export const timeoutStatsJson = z.object({
 /** The body of `GET /stats/timeouts`. */
 export type TimeoutStatsJson = z.output<typeof timeoutStatsJson>;
 
+export const couponJson = z.object({
+  id: idString,
+  customerId: z.string().describe('The only customer who can use it.'),
+  discountCents: z.number().int().min(1),
+  minTotalCents: count.describe('The items of the order must come to at least this.'),
+  expiresAt: instant,
+  status: z.enum(COUPON_STATUSES).describe('HELD by a pending order, USED by a paid one.'),
+  orderId: idString.nullable().describe('The order holding or having used it.'),
+});
+/** A coupon as the API shows it. */
+export type CouponJson = z.output<typeof couponJson>;
+export const couponsJson = z.array(couponJson).describe("A customer's coupons.");
+
+export const promotionJson = z.object({
+  id: idString,
+  productId: idString,
+  priceCents: count.describe('The unit price while the promotion is active.'),
+  quota: z.number().int().min(1).describe('Units sold at this price, over all customers.'),
+  perCustomerLimit: z.number().int().min(1),
+  startsAt: instant,
+  endsAt: instant,
+  sold: count.describe('Units held by pending orders or sold.'),
+});
+/** A promotion as the API shows it. */
+export type PromotionJson = z.output<typeof promotionJson>;
+
+export const pointsJson = z.object({
+  customerId: z.string(),
+  balance: count.describe('Points the customer can redeem now.'),
+  held: count.describe('Points redeemed by pending orders.'),
+});
+
+export const paymentJson = z.object({
+  paymentRef: z.string(),
+  orderId: idString,
+  amountCents: count,
+  status: z.enum(PAYMENT_STATUSES),
+  reason: z
+    .enum(['order-cancelled', 'already-paid', 'late-payment', 'holds-unavailable'])
+    .nullable()
+    .describe('Why the payment must be refunded (null when CAPTURED).'),
+  receivedAt: instant,
+  refundedAt: instant.nullable(),
+});
+/** A payment as `GET /payments` lists it. */
+export type PaymentJson = z.output<typeof paymentJson>;
+export const paymentsJson = z.array(paymentJson).describe('Payments, oldest first.');
+
+export const refundRequiredJson = z.object({
+  orderId: idString,
+  paymentRef: z.string(),
+  status: z.literal('REFUND_REQUIRED'),
+});
+
 export const healthJson = z.object({ status: z.literal('ok') });
 export const readinessJson = z.object({
   status: z.enum(['ready', 'not ready']),
@@ -129,7 +188,7 @@ export const problemJson = {
         .describe('Each invalid field with its dotted path ("(body)" for the body as a whole).'),
     },
   ),
-  'not-found': problem('not-found', 'The order or product does not exist.', {
+  'not-found': problem('not-found', 'The order, product, coupon, promotion or customer does not exist.', {
     productIds: z.array(z.string()).optional().describe('POST /orders: the products that do not exist.'),
   }),
   'duplicate-sku': problem('duplicate-sku', 'A product with this sku already exists.'),
@@ -143,9 +202,40 @@ export const problemJson = {
   'payment-window-ended': problem('payment-window-ended', 'The order passed its deadline and is closed.', {
     orderStatus,
   }),
-  'payment-ref-mismatch': problem('payment-ref-mismatch', 'The order was already paid with another paymentRef.', {
-    orderStatus,
+  'payment-ref-mismatch': problem(
+    'payment-ref-mismatch',
+    'The paymentRef was already used for another order or amount.',
+    { orderId: idString.describe('The order the paymentRef was used for.') },
+  ),
+  'coupon-unavailable': problem(
+    'coupon-unavailable',
+    "The coupon is another customer's, held, used, expired, or the items come to less than its minimum.",
+    { couponId: idString },
+  ),
+  'promotion-sold-out': problem('promotion-sold-out', 'The promotion has fewer units left than asked.', {
+    promotionId: idString.optional(),
+    productId: idString.optional(),
+    requested: count.optional(),
+    available: count.optional(),
+    promotionIds: z.array(z.string()).optional().describe('When it sold out while the order was being taken.'),
   }),
+  'promotion-limit': problem('promotion-limit', 'The customer would buy more than perCustomerLimit units.', {
+    promotionId: idString.optional(),
+    productId: idString.optional(),
+    requested: count.optional(),
+    limit: count.optional(),
+    alreadyHeld: count.optional(),
+    promotionIds: z.array(z.string()).optional().describe('When the limit was reached while the order was taken.'),
+  }),
+  'points-insufficient': problem('points-insufficient', 'The customer has fewer points than asked.', {
+    balance: count.optional(),
+    requested: count.optional(),
+  }),
+  'amount-mismatch': problem('amount-mismatch', "The payment's amountCents is not the order's totalCents.", {
+    totalCents: count,
+    amountCents: count,
+  }),
+  'invalid-signature': problem('invalid-signature', 'X-Signature is missing or does not match the body.'),
   'idempotency-key-reused': problem(
     'idempotency-key-reused',
     '422: the key was used with another body. 409: a request with the key is still in progress; retry.',

@@ -6,14 +6,21 @@ import { logger } from '../log';
 import type { UseCaseDeps } from '../orders/use-case-deps';
 import { openApiText } from './openapi';
 import { problemHandler } from './problem';
+import { keepRawBody } from './signature';
+import { couponRoutes } from './routes/coupons';
 import { orderRoutes } from './routes/orders';
+import { paymentRoutes } from './routes/payments';
+import { pointsRoutes } from './routes/points';
 import { productRoutes } from './routes/products';
+import { promotionRoutes } from './routes/promotions';
 import { statsRoutes } from './routes/stats';
 
 /** What the HTTP layer needs besides the order use cases. */
 export interface HttpDeps {
   /** What the product, order and stats routes run their use cases with. */
   useCases: UseCaseDeps;
+  /** Shared secret signing payment notifications; empty: unsigned ones are accepted. */
+  paymentWebhookSecret: string;
   /** Largest accepted body in bytes. */
   bodyLimit: number;
   /** Resolves to the names of unreachable dependencies (empty when ready). */
@@ -53,7 +60,14 @@ export function createHttpApp(deps: HttpDeps): Express {
     next();
   });
 
-  app.use(express.json({ limit: deps.bodyLimit, type: ['application/json', 'application/*+json'], strict: true }));
+  app.use(
+    express.json({
+      limit: deps.bodyLimit,
+      type: ['application/json', 'application/*+json'],
+      strict: true,
+      verify: keepRawBody,
+    }),
+  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -69,7 +83,15 @@ export function createHttpApp(deps: HttpDeps): Express {
     res.type('application/json').send(openApiText());
   });
 
-  app.use(productRoutes(deps.useCases), orderRoutes(deps.useCases), statsRoutes(deps.useCases));
+  app.use(
+    productRoutes(deps.useCases),
+    orderRoutes(deps.useCases),
+    statsRoutes(deps.useCases),
+    couponRoutes(deps.useCases),
+    promotionRoutes(deps.useCases),
+    pointsRoutes(deps.useCases),
+    paymentRoutes(deps.useCases, deps.paymentWebhookSecret),
+  );
   app.use((req, _res) => {
     throw new AppError(404, 'not-found', 'Not found', `no route ${req.method} ${req.path}`);
   });

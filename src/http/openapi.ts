@@ -1,19 +1,37 @@
 import { z } from 'zod/v4';
 import packageJson from '../../package.json';
 import {
+  couponJson,
+  couponsJson,
   healthJson,
   openApiJson,
   orderEventJson,
   orderEventsJson,
   orderItemJson,
   orderJson,
+  paymentsJson,
+  pointsJson,
   problemJson,
   productJson,
+  promotionJson,
   readinessJson,
+  refundRequiredJson,
   timeoutStatsJson,
   type AnsweredProblem,
 } from './api-schemas';
-import { idempotencyKeyHeader, orderBody, pathIdParam, payBody, productBody, sinceParam } from './validation';
+import {
+  couponBody,
+  customerIdParam,
+  idempotencyKeyHeader,
+  orderBody,
+  pathIdParam,
+  payBody,
+  paymentsQuery,
+  pointsBody,
+  productBody,
+  promotionBody,
+  sinceParam,
+} from './validation';
 
 /** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1). */
 export type JsonSchema = z.core.JSONSchema.BaseSchema;
@@ -94,7 +112,10 @@ const SCHEMAS = '#/components/schemas/';
 const requestComponents = z.registry<{ id: string }>();
 requestComponents.add(productBody, { id: 'NewProduct' });
 requestComponents.add(orderBody, { id: 'NewOrder' });
-requestComponents.add(payBody, { id: 'Payment' });
+requestComponents.add(payBody, { id: 'PaymentNotice' });
+requestComponents.add(couponBody, { id: 'NewCoupon' });
+requestComponents.add(promotionBody, { id: 'NewPromotion' });
+requestComponents.add(pointsBody, { id: 'PointsChange' });
 
 const responseComponents = z.registry<{ id: string }>();
 responseComponents.add(productJson, { id: 'Product' });
@@ -103,6 +124,12 @@ responseComponents.add(orderItemJson, { id: 'OrderItem' });
 responseComponents.add(orderEventJson, { id: 'OrderEvent' });
 responseComponents.add(orderEventsJson, { id: 'OrderEvents' });
 responseComponents.add(timeoutStatsJson, { id: 'TimeoutStats' });
+responseComponents.add(couponJson, { id: 'Coupon' });
+responseComponents.add(couponsJson, { id: 'Coupons' });
+responseComponents.add(promotionJson, { id: 'Promotion' });
+responseComponents.add(pointsJson, { id: 'Points' });
+responseComponents.add(paymentsJson, { id: 'Payments' });
+responseComponents.add(refundRequiredJson, { id: 'RefundRequired' });
 responseComponents.add(healthJson, { id: 'Health' });
 responseComponents.add(readinessJson, { id: 'Readiness' });
 responseComponents.add(openApiJson, { id: 'OpenApiDocument' });
@@ -162,13 +189,15 @@ interface RouteSpec {
   /** See OperationObject. */
   operationId: string;
   /** See OperationObject. */
-  tag: 'products' | 'orders' | 'stats' | 'operations';
+  tag: 'products' | 'orders' | 'payments' | 'coupons' | 'promotions' | 'points' | 'stats' | 'operations';
   /** See OperationObject. */
   summary: string;
   /** See OperationObject. */
   description?: string;
   /** What `{id}` in the path names, when it has one. */
-  pathId?: 'order' | 'product';
+  pathId?: 'order' | 'product' | 'coupon' | 'promotion';
+  /** The path has `{customerId}`. */
+  customerId?: boolean;
   /** Query parameters and request headers, with the zod schemas that validate them. */
   parameters?: { name: string; in: 'query' | 'header'; schema: z.ZodType }[];
   /** The JSON body: a schema of `requestComponents`; `null`: a body is not needed and, if sent, ignored. */
@@ -201,11 +230,12 @@ const location = (what: string) => ({
     schema: z.string().regex(new RegExp(`^/${what}s/[1-9]\\d{0,18}$`)),
   },
 });
-/** The 409s of the transitions: pay has one more way to be refused. */
-const conflicts = {
-  pay: ['illegal-transition', 'payment-window-ended', 'payment-ref-mismatch'],
-  other: ['illegal-transition', 'payment-window-ended'],
-} satisfies Record<string, AnsweredProblem[]>;
+/** The 409s of the transitions. */
+const conflicts: AnsweredProblem[] = ['illegal-transition', 'payment-window-ended'];
+const badCustomer: ResponseSpec = {
+  description: 'The customer id cannot be one (empty, over 64 characters, blanks at an edge).',
+  problems: ['not-found'],
+};
 
 /** Every route the app serves; the route-coverage test checks this list against the express app. */
 const ROUTES: RouteSpec[] = [
@@ -277,10 +307,11 @@ const ROUTES: RouteSpec[] = [
     path: '/orders',
     operationId: 'createOrder',
     tag: 'orders',
-    summary: 'Creates a PENDING_PAYMENT order and takes its stock, all items or none.',
+    summary: 'Creates a PENDING_PAYMENT order and takes what it holds: stock, promotion units, coupon, points.',
     description:
-      'The payment window is the shortest of the windows of the categories of its products; when it ends ' +
-      'unpaid, the order is CLOSED and its stock given back.',
+      'Every hold or none. An active promotion sets the unit price; the coupon and then the points lower the ' +
+      'total (never below 0). The payment window is the shortest of the windows of the categories of its ' +
+      'products; when it ends unpaid, the order is CLOSED and everything it held given back.',
     parameters: [{ name: 'Idempotency-Key', in: 'header', schema: idempotencyKeyHeader }],
     body: orderBody,
     responses: {
@@ -297,12 +328,23 @@ const ROUTES: RouteSpec[] = [
         },
       },
       ...bodyErrors('The body is missing, not valid JSON, or invalid (see `errors`); or a malformed Idempotency-Key.'),
-      404: { description: 'A product does not exist (`productIds`); nothing was taken.', problems: ['not-found'] },
+      404: {
+        description: 'A product (`productIds`) or the coupon does not exist; nothing was taken.',
+        problems: ['not-found'],
+      },
       409: {
         description:
-          'Not enough stock (`shortages`), nothing was taken; or a request with the same Idempotency-Key is ' +
-          'still in progress.',
-        problems: ['insufficient-stock', 'idempotency-key-reused'],
+          'Not enough stock (`shortages`), the coupon cannot be used, a promotion is sold out or over its ' +
+          'per-customer limit, not enough points: nothing was taken. Or a request with the same ' +
+          'Idempotency-Key is still in progress.',
+        problems: [
+          'insufficient-stock',
+          'coupon-unavailable',
+          'promotion-sold-out',
+          'promotion-limit',
+          'points-insufficient',
+          'idempotency-key-reused',
+        ],
       },
       422: {
         description: 'The Idempotency-Key was already used with another body.',
@@ -343,21 +385,157 @@ const ROUTES: RouteSpec[] = [
     method: 'post',
     path: '/orders/{id}/pay',
     operationId: 'payOrder',
-    tag: 'orders',
-    summary: 'Pays a PENDING_PAYMENT order before its deadline; paying again with the same paymentRef is a no-op.',
+    tag: 'payments',
+    summary: "The payment provider's notification: pays the order, revives a closed one, or stores it for a refund.",
+    description:
+      "amountCents must be the order's totalCents. With PAYMENT_WEBHOOK_SECRET set, X-Signature must be " +
+      '`sha256=<hex HMAC-SHA256 of the raw body>`. Every accepted payment is stored once; the same paymentRef ' +
+      'again gets the same answer. A payment after the deadline revives the order (LATE_PAYMENT_POLICY=revive) ' +
+      'when everything it held can be taken back; otherwise, or for a cancelled or already paid order, it is ' +
+      'stored for a refund (202).',
     pathId: 'order',
+    parameters: [{ name: 'X-Signature', in: 'header', schema: z.string().regex(/^sha256=[0-9a-fA-F]{64}$/) }],
     body: payBody,
     responses: {
-      200: { description: 'The order, PAID (or as it was, for the same paymentRef again).', json: orderJson },
+      200: { description: 'The order, PAID (paid now, revived, or the same paymentRef again).', json: orderJson },
+      202: {
+        description: 'The payment was stored for a refund (order cancelled, paid already, or closed for good).',
+        json: refundRequiredJson,
+      },
       ...bodyErrors(
         'The body is missing, not valid JSON, or invalid (see `errors`); or the path is not valid percent-encoding.',
       ),
+      401: {
+        description: 'A webhook secret is configured and X-Signature is missing or does not match.',
+        problems: ['invalid-signature'],
+      },
       404: notFound('order'),
       409: {
         description:
-          'Not payable: closed, cancelled, past its deadline (closed now), or already paid with another paymentRef.',
-        problems: conflicts.pay,
+          "amountCents is not the order's total (nothing stored), or the paymentRef was used for another order " +
+          'or amount.',
+        problems: ['amount-mismatch', 'payment-ref-mismatch'],
       },
+      ...internal,
+    },
+  },
+  {
+    method: 'get',
+    path: '/payments',
+    operationId: 'listPayments',
+    tag: 'payments',
+    summary: 'Payments, oldest first, of one status or all.',
+    parameters: [
+      { name: 'status', in: 'query', schema: paymentsQuery.shape.status },
+      { name: 'limit', in: 'query', schema: paymentsQuery.shape.limit },
+    ],
+    responses: {
+      200: { description: 'The payments.', json: paymentsJson },
+      400: {
+        description: 'An unknown status, a limit out of 1..1000, or another parameter.',
+        problems: ['bad-request'],
+      },
+      ...internal,
+    },
+  },
+  {
+    method: 'post',
+    path: '/coupons',
+    operationId: 'issueCoupon',
+    tag: 'coupons',
+    summary: 'Issues a coupon to a customer.',
+    body: couponBody,
+    responses: {
+      201: { description: 'The coupon, AVAILABLE.', json: couponJson, headers: location('coupon') },
+      ...bodyErrors('The body is missing, not valid JSON, or a field is invalid (expiresAt in the past too).'),
+      ...internal,
+    },
+  },
+  {
+    method: 'get',
+    path: '/coupons/{id}',
+    operationId: 'getCoupon',
+    tag: 'coupons',
+    summary: 'Reads a coupon.',
+    pathId: 'coupon',
+    responses: {
+      200: { description: 'The coupon.', json: couponJson },
+      400: badPath,
+      404: notFound('coupon'),
+      ...internal,
+    },
+  },
+  {
+    method: 'get',
+    path: '/customers/{customerId}/coupons',
+    operationId: 'getCustomerCoupons',
+    tag: 'coupons',
+    summary: "A customer's coupons (none for a customer never given one).",
+    customerId: true,
+    responses: {
+      200: { description: 'The coupons.', json: couponsJson },
+      400: badPath,
+      404: badCustomer,
+      ...internal,
+    },
+  },
+  {
+    method: 'post',
+    path: '/promotions',
+    operationId: 'createPromotion',
+    tag: 'promotions',
+    summary: 'Creates a flash sale on a product: a price, a quota of units, a per-customer limit, a period.',
+    body: promotionBody,
+    responses: {
+      201: { description: 'The promotion.', json: promotionJson, headers: location('promotion') },
+      ...bodyErrors('The body is missing, not valid JSON, or a field is invalid (endsAt in the past too).'),
+      404: { description: 'The product does not exist.', problems: ['not-found'] },
+      ...internal,
+    },
+  },
+  {
+    method: 'get',
+    path: '/promotions/{id}',
+    operationId: 'getPromotion',
+    tag: 'promotions',
+    summary: 'Reads a promotion and how many of its units are sold.',
+    pathId: 'promotion',
+    responses: {
+      200: { description: 'The promotion.', json: promotionJson },
+      400: badPath,
+      404: notFound('promotion'),
+      ...internal,
+    },
+  },
+  {
+    method: 'post',
+    path: '/customers/{customerId}/points',
+    operationId: 'changePoints',
+    tag: 'points',
+    summary: "Grants (delta > 0) or takes (delta < 0) a customer's points.",
+    customerId: true,
+    body: pointsBody,
+    responses: {
+      200: { description: 'The account after the change.', json: pointsJson },
+      ...bodyErrors(
+        'The body is missing, not valid JSON, or invalid (see `errors`); or the path is not valid percent-encoding.',
+      ),
+      404: badCustomer,
+      409: { description: 'A take larger than the balance; nothing changed.', problems: ['points-insufficient'] },
+      ...internal,
+    },
+  },
+  {
+    method: 'get',
+    path: '/customers/{customerId}/points',
+    operationId: 'getPoints',
+    tag: 'points',
+    summary: "A customer's points (zeros for a customer never granted any).",
+    customerId: true,
+    responses: {
+      200: { description: 'The account.', json: pointsJson },
+      400: badPath,
+      404: badCustomer,
       ...internal,
     },
   },
@@ -386,7 +564,7 @@ const ROUTES: RouteSpec[] = [
       404: notFound('order'),
       409: {
         description: `The order's state forbids it (\`orderStatus\`), or it passed its deadline and is closed now.`,
-        problems: conflicts.other,
+        problems: conflicts,
       },
       ...internal,
     },
@@ -415,6 +593,14 @@ function operation(route: RouteSpec): OperationObject {
       required: true,
       description: `The ${route.pathId} id.`,
       schema: inlineSchema(pathIdParam, 'input'),
+    });
+  if (route.customerId)
+    parameters.push({
+      name: 'customerId',
+      in: 'path',
+      required: true,
+      description: 'The customer id, as in `customerId` of a body.',
+      schema: inlineSchema(customerIdParam, 'input'),
     });
   for (const p of route.parameters ?? [])
     parameters.push({ name: p.name, in: p.in, required: false, schema: inlineSchema(p.schema, 'input') });
@@ -480,6 +666,10 @@ export function buildOpenApiDocument(): OpenApiDocument {
     tags: [
       { name: 'products', description: 'Products and their stock.' },
       { name: 'orders', description: 'Orders and their lifecycle.' },
+      { name: 'payments', description: "The payment provider's notifications, and the payments kept." },
+      { name: 'coupons', description: 'Coupons issued to customers, held and used by orders.' },
+      { name: 'promotions', description: 'Flash sales: a price for a quota of units.' },
+      { name: 'points', description: 'Customer points, redeemed by orders one cent each.' },
       { name: 'stats', description: 'What became of the orders of a period.' },
       { name: 'operations', description: 'Health, readiness, metrics, this document.' },
     ],

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 // zod 4 (shipped inside zod 3.25 as `zod/v4`): its toJSONSchema publishes these same schemas in GET /openapi.json.
 import { z } from 'zod/v4';
 import { AppError } from '../errors';
+import { PAYMENT_STATUSES } from '../db/payments-repo';
 import { notASince, parseSince, SINCE_DURATION, SINCE_ISO } from '../domain/timeout-stats';
 
 /** A database id: a positive integer of at most 19 digits. */
@@ -24,8 +25,52 @@ export const productBody = z.object({
   stock: z.number().int().min(0).max(1_000_000_000).describe('Units available to new orders.'),
 });
 
+const cents = z.number().int().min(0).max(1_000_000_000);
+const count = z.number().int().min(1).max(1_000_000_000);
+/** An ISO-8601 date-time with an offset (`Z` or `+01:00`), within what DATETIME(3) holds. */
+const instant = z.iso
+  .datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset, e.g. 2026-11-21T20:00:00Z' })
+  // zod 4 runs this even when the format check failed (that issue is reported already): only the year is added.
+  .transform((value, ctx) => {
+    const d = new Date(value);
+    const year = d.getUTCFullYear();
+    if (Number.isNaN(year) || (year >= 1970 && year <= 9999)) return d;
+    ctx.issues.push({ code: 'custom', message: 'must be between 1970 and 9999', input: value });
+    return z.NEVER;
+  });
+
+export const couponBody = z.object({
+  customerId: text(64),
+  discountCents: count,
+  minTotalCents: cents,
+  expiresAt: instant,
+});
+
+export const promotionBody = z
+  .object({
+    productId: id,
+    priceCents: cents,
+    quota: count,
+    perCustomerLimit: count,
+    startsAt: instant,
+    endsAt: instant,
+  })
+  .refine((p) => p.endsAt.getTime() > p.startsAt.getTime(), { message: 'must be after startsAt', path: ['endsAt'] });
+
+export const pointsBody = z.object({
+  delta: z
+    .number()
+    .int()
+    .min(-1_000_000_000)
+    .max(1_000_000_000)
+    .refine((d) => d !== 0, 'must not be 0: a grant is > 0, a take < 0'),
+  reason: text(255),
+});
+
 export const orderBody = z.object({
   customerId: text(64),
+  couponId: id.optional(),
+  pointsToRedeem: z.number().int().min(0).max(1_000_000_000).optional(),
   items: z
     .array(
       z.object({
@@ -44,6 +89,18 @@ export const orderBody = z.object({
 
 export const payBody = z.object({
   paymentRef: text(128).describe("The payment provider's reference; paying again with the same one is a no-op."),
+  amountCents: z
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000_000_000)
+    .describe("What the provider took: must be the order's totalCents."),
+});
+
+/** `?status=` and `?limit=` of GET /payments: one of the payment statuses, or absent for all. */
+export const paymentsQuery = z.strictObject({
+  status: z.enum(PAYMENT_STATUSES).optional().describe('Only payments of this status; absent: all.'),
+  limit: z.coerce.number().int().min(1).max(1000).default(1000).describe('At most this many, oldest first.'),
 });
 
 /** A path id (`/orders/{id}`, `/products/{id}`); one that cannot exist is simply not found (404), never a 400. */
@@ -68,18 +125,21 @@ export const sinceParam = z
       '(units ms, s, m, h, d). Default 24h.',
   );
 
-/** Parses a request body or throws a 400 that lists every problem with its path. */
-export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+/** A customer id in a path (`/customers/{customerId}/...`): what `customerId` in a body may be. */
+export const customerIdParam = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^\S(?:[\s\S]*\S)?$/);
+
+/** Parses a request body (or query) or throws a 400 that lists every problem with its path. */
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown, what = 'request body'): z.output<T> {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const errors = result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
-  throw new AppError(
-    400,
-    'bad-request',
-    'Invalid request body',
-    errors.map((e) => `${e.path}: ${e.message}`).join('; '),
-    { errors },
-  );
+  throw new AppError(400, 'bad-request', `Invalid ${what}`, errors.map((e) => `${e.path}: ${e.message}`).join('; '), {
+    errors,
+  });
 }
 
 /** Default period of GET /stats/timeouts. */
@@ -104,6 +164,14 @@ export function sinceQuery(value: unknown, now: Date): Date {
       errors: [{ path: 'since', message: (err as Error).message }],
     });
   }
+}
+
+/** A customer id in a path: what `customerId` in a body may be (1 to 64 characters, no edge spaces), else 404. */
+export function customerPath(value: unknown): string {
+  const text = String(value);
+  if (!customerIdParam.safeParse(text).success)
+    throw new AppError(404, 'not-found', 'Not found', `customer ${text.slice(0, 40)} does not exist`);
+  return text;
 }
 
 /** A path id that cannot exist is simply not found. */

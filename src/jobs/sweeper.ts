@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { closeDueOrders, type ClosedOrder } from '../db/orders-repo';
+import { closeDueOrders, type ClosedOrder } from '../db/order-transitions';
 import { retryOnConflict } from '../db/retry';
 import type { EventSource } from '../domain/order-lifecycle';
 import { errorFields, logger } from '../log';

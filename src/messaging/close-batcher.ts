@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { transitionFor } from '../domain/order-lifecycle';
 import type { TimeoutMessage } from '../domain/timeout-message';
-import { closeDueOrders, findOrderStates, type ClosedOrder } from '../db/orders-repo';
+import { closeDueOrders, type ClosedOrder } from '../db/order-transitions';
+import { findOrderStates } from '../db/orders-repo';
 import { isConnectionError, retryOnConflict } from '../db/retry';
 import { errorFields, logger } from '../log';
 import type { Received } from './delivery';

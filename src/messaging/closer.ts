@@ -3,7 +3,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Knex } from 'knex';
 import { backoffLevel, planDelay, type DelayLevel } from '../domain/delay-plan';
 import { parseTimeoutMessage } from '../domain/timeout-message';
-import type { ClosedOrder } from '../db/orders-repo';
+import type { ClosedOrder } from '../db/order-transitions';
 import { isConnectionError } from '../db/retry';
 import { errorFields, errorMessage, logger } from '../log';
 import { declareOrRecord, reconnectOnChannelLoss, type BrokerHealth } from './broker';

@@ -1,18 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../errors';
-import { windowCategory } from '../domain/payment-window';
-import { takeStock } from '../db/products-repo';
-import { insertOrder, type Order, type OrderItem } from '../db/orders-repo';
+import { readForCreate } from '../db/create-reads';
+import { takeStatements } from '../db/holds';
+import { insertOrder, type Order } from '../db/orders-repo';
 import { outboxInsert, type OutboxMessage } from '../db/outbox-repo';
 import { findIdempotentResponse, reserveIdempotencyKey, storeIdempotentResponse } from '../db/idempotency-repo';
 import { encodeTimeoutMessage } from '../domain/timeout-message';
 import type { UseCaseDeps } from './use-case-deps';
 import { toOrderJson } from './order-json';
+import { planOrder, type OrderRequest } from './plan-order';
 
-export interface CreateOrderInput {
-  customerId: string;
-  items: { productId: string; quantity: number }[];
-}
+export type CreateOrderInput = OrderRequest;
 
 export interface CreateOrderResult {
   status: number;
@@ -35,8 +33,9 @@ function canonicalJson(value: unknown): string {
 }
 
 /**
- * Creates an order: takes the stock of every item or none, and writes the order with its timeout message
- * (outbox) in one transaction. With an idempotency key, the same key and body return the first response.
+ * Creates an order: takes everything it holds (stock of every item, promotion quota, coupon, points) or nothing,
+ * and writes the order with its timeout message (outbox) in one transaction. With an idempotency key, the same
+ * key and body return the first response.
  */
 export async function createOrder(
   ctx: UseCaseDeps,
@@ -51,36 +50,17 @@ export async function createOrder(
       const now = ctx.now();
       if (idempotencyKey) await reserveIdempotencyKey(trx, idempotencyKey, requestHash, now);
 
-      const quantities = new Map(input.items.map((i) => [i.productId, i.quantity]));
-      const { taken, before: products } = await takeStock(trx, quantities, now);
-      const missing = input.items.filter((i) => !products.has(i.productId)).map((i) => i.productId);
-      if (missing.length > 0) {
-        throw new AppError(404, 'not-found', 'Unknown product', `product ${missing.join(', ')} does not exist`, {
-          productIds: missing,
-        });
-      }
-      if (!taken) {
-        const shortages = input.items
-          .filter((i) => products.get(i.productId)!.stock < i.quantity)
-          .map((i) => ({ productId: i.productId, requested: i.quantity, available: products.get(i.productId)!.stock }));
-        throw new AppError(
-          409,
-          'insufficient-stock',
-          'Insufficient stock',
-          `not enough stock for product ${shortages.map((s) => s.productId).join(', ')}; nothing was taken`,
-          { shortages },
-        );
-      }
-
-      const items: OrderItem[] = input.items.map((i) => ({
-        productId: i.productId,
-        quantity: i.quantity,
-        unitPriceCents: products.get(i.productId)!.priceCents,
-      }));
-      const { windowMs, category } = windowCategory(
-        input.items.map((i) => products.get(i.productId)!.category),
-        ctx.paymentTimeouts,
-      );
+      // Read and lock everything the order would take from, decide, then take it all with the inserts: a refusal
+      // throws before anything is taken, and a take that does not match rolls the whole transaction back.
+      const reads = await readForCreate(trx, {
+        customerId: input.customerId,
+        productIds: input.items.map((i) => i.productId),
+        couponId: input.couponId,
+        pointsToRedeem: input.pointsToRedeem ?? 0,
+        now,
+      });
+      const plan = planOrder(input, reads, ctx.paymentTimeouts, now);
+      const { windowMs, category } = plan;
       const expiresAt = new Date(now.getTime() + windowMs);
       const messageId = randomUUID();
       const payloadFor = (orderId: string) =>
@@ -90,29 +70,38 @@ export async function createOrder(
         {
           customerId: input.customerId,
           category,
-          items,
-          totalCents: items.reduce((sum, i) => sum + i.unitPriceCents * i.quantity, 0),
+          items: plan.items,
+          totalCents: plan.totalCents,
+          couponId: plan.couponId,
+          pointsRedeemed: plan.pointsRedeemed,
+          discountCents: plan.discountCents,
           expiresAt,
         },
         now,
         // The id is only known inside the database: the payload is encoded here and the id spliced in there.
         (orderIdSql) => [
-          outboxInsert(
-            trx,
-            {
-              messageId,
-              kind: TIMEOUT_MESSAGE_KIND,
-              orderId: orderIdSql,
-              payload: trx.raw('REPLACE(?, ?, @order_id)', [payloadFor(ORDER_ID_MARK), ORDER_ID_MARK]),
-            },
-            ctx.processId,
-            now,
-            ctx.claimForMs,
+          ...takeStatements(
+            { trx, orderId: orderIdSql, customerId: input.customerId, now, itemsCents: plan.itemsCents },
+            plan.claims,
           ),
+          {
+            statement: outboxInsert(
+              trx,
+              {
+                messageId,
+                kind: TIMEOUT_MESSAGE_KIND,
+                orderId: orderIdSql,
+                payload: trx.raw('REPLACE(?, ?, @order_id)', [payloadFor(ORDER_ID_MARK), ORDER_ID_MARK]),
+              },
+              ctx.processId,
+              now,
+              ctx.claimForMs,
+            ),
+          },
         ],
       );
       scheduled = {
-        id: String(written[0]!.insertId),
+        id: String(written.at(-1)!.insertId),
         messageId,
         kind: TIMEOUT_MESSAGE_KIND,
         orderId: order.id,

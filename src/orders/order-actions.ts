@@ -1,13 +1,8 @@
 import { AppError, notFound } from '../errors';
-import { SOLD_STATUSES, transitionFor, type EventSource, type OrderEvent } from '../domain/order-lifecycle';
-import {
-  applyTransition,
-  closeDueOrders,
-  findOrder,
-  listOrderEvents,
-  type Order,
-  type OrderEventRecord,
-} from '../db/orders-repo';
+import { amountsByKind } from '../domain/holds';
+import { transitionFor, type EventSource, type OrderEvent } from '../domain/order-lifecycle';
+import { applyTransition, closeDueOrders } from '../db/order-transitions';
+import { findOrder, listOrderEvents, type Order, type OrderEventRecord } from '../db/orders-repo';
 import { retryOnConflict } from '../db/retry';
 import type { UseCaseDeps } from './use-case-deps';
 
@@ -15,7 +10,7 @@ import type { UseCaseDeps } from './use-case-deps';
  * Closes the order if it is PENDING_PAYMENT past its deadline, so nobody ever sees, pays or ships an
  * expired order as pending. Returns the order as it now stands.
  */
-async function settleDeadline(ctx: UseCaseDeps, order: Order, source: EventSource): Promise<Order> {
+export async function settleDeadline(ctx: UseCaseDeps, order: Order, source: EventSource): Promise<Order> {
   const now = ctx.now();
   if (order.status !== 'PENDING_PAYMENT' || order.expiresAt.getTime() > now.getTime()) return order;
   const closed = await retryOnConflict(() => closeDueOrders(ctx.db, { orderIds: [order.id], source, now }));
@@ -34,49 +29,25 @@ export async function readOrderEvents(ctx: UseCaseDeps, id: string): Promise<Ord
   return listOrderEvents(ctx.db, id);
 }
 
-/** Options for {@link changeOrder}. */
-export interface ChangeOptions {
-  /** Who asks (default `http`). */
-  source?: EventSource;
-  /** Required with `pay`; paying again with the same ref is a no-op success. */
-  paymentRef?: string;
-}
-
-/** Applies a buyer/merchant event (pay, cancel, ship, complete); 409 when the order's state forbids it. */
+/** Applies a buyer's or merchant's event (cancel, ship, complete); 409 when the order's state forbids it. */
 export async function changeOrder(
   ctx: UseCaseDeps,
   id: string,
-  event: Exclude<OrderEvent, 'timeout'>,
-  opts: ChangeOptions = {},
+  event: Extract<OrderEvent, 'cancel' | 'ship' | 'complete'>,
+  source: EventSource = 'http',
 ): Promise<Order> {
   const transition = transitionFor(event);
-  const applied = await retryOnConflict(() =>
-    applyTransition(ctx.db, {
-      orderId: id,
-      transition,
-      source: opts.source ?? 'http',
-      now: ctx.now(),
-      paymentRef: opts.paymentRef,
-    }),
+  const { applied, holds } = await retryOnConflict(() =>
+    applyTransition(ctx.db, { orderId: id, transition, source, now: ctx.now() }),
   );
   const found = await findOrder(ctx.db, id);
   if (!found) throw notFound('order', id);
   if (applied) {
-    if (event === 'pay') ctx.onPaid?.(found);
+    if (transition.holds === 'release') ctx.onReturned?.(amountsByKind(holds));
     return found;
   }
 
   const order = await settleDeadline(ctx, found, 'read');
-  if (event === 'pay' && SOLD_STATUSES.includes(order.status)) {
-    if (order.paymentRef === opts.paymentRef) return order;
-    throw new AppError(
-      409,
-      'payment-ref-mismatch',
-      'Already paid',
-      `order ${id} was already paid with another paymentRef`,
-      { orderStatus: order.status },
-    );
-  }
   if (found.status === 'PENDING_PAYMENT' && order.status === 'CLOSED') {
     throw new AppError(
       409,

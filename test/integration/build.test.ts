@@ -56,7 +56,15 @@ afterAll(async () => {
 function startBuilt(args: string[], env: Record<string, string> = {}): ServiceProcess {
   const p = spawnNode(args, {
     cwd: app,
-    env: { NODE_ENV: 'production', LOG_LEVEL: 'info', MYSQL_URL: dbUrl, AMQP_URL: amqpUrl, ...env },
+    env: {
+      NODE_ENV: 'production',
+      // Production requires it; nothing here sends a payment.
+      PAYMENT_WEBHOOK_SECRET: 'build-test-secret',
+      LOG_LEVEL: 'info',
+      MYSQL_URL: dbUrl,
+      AMQP_URL: amqpUrl,
+      ...env,
+    },
   });
   running.push(p);
   return p;

@@ -1,6 +1,8 @@
 import { runCli } from '../support/cli';
 import { makeOrder, makeProduct, orderRow, stockOf } from '../support/fixtures';
+import { grantPoints, makeCoupon, makePromotion, newCustomer } from '../support/holds';
 import { startTestService, type TestService } from '../support/service';
+import { pay as payOrder } from '../support/payments';
 
 // The service makes, migrates and fills the scratch database; the CLI runs against it as a separate process.
 let svc: TestService;
@@ -14,9 +16,16 @@ beforeAll(async () => {
 afterAll(async () => svc?.destroy());
 
 const cli = (...args: string[]) => runCli(args, env);
+const NO_MISMATCHES = {
+  stockMismatches: [],
+  promotionMismatches: [],
+  couponMismatches: [],
+  pointsMismatches: [],
+  paymentMismatches: [],
+};
 
 async function pay(id: string) {
-  const res = await svc.api('POST', `/orders/${id}/pay`, { paymentRef: `pay-${id}` });
+  const res = await payOrder(svc, id, `pay-${id}`);
   if (res.status !== 200) throw new Error(`pay answered ${res.status}: ${JSON.stringify(res.body)}`);
 }
 async function cancel(id: string) {
@@ -48,12 +57,13 @@ describe('audit', () => {
     const res = await cli('audit');
     expect({ code: res.code, stdout: res.stdout, stderr: res.stderr }).toEqual({
       code: 0,
-      stdout: 'audit passed: stock conserved, no overdue pending orders\n',
+      stdout:
+        'audit passed: stock, promotion, coupon, points add up; payments match their orders; no overdue pending orders\n',
       stderr: '',
     });
     const json = await cli('audit', '--json');
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual({ ok: true, stockMismatches: [], overduePending: [] });
+    expect(JSON.parse(json.stdout)).toEqual({ ok: true, ...NO_MISMATCHES, overduePending: [] });
   });
 
   test("when a product's stock is changed by hand, then audit exits 1 naming the product, and --json gives the figures", async () => {
@@ -74,11 +84,65 @@ describe('audit', () => {
       expect(json.code).toBe(1);
       expect(JSON.parse(json.stdout)).toEqual({
         ok: false,
+        ...NO_MISMATCHES,
         stockMismatches: [{ productId: product, sku, stock: 22, held: 0, sold: 3, received: 20, difference: 5 }],
         overduePending: [],
       });
     } finally {
       await svc.db.raw('UPDATE products SET stock = stock - 5 WHERE id = ?', [product]);
+    }
+    expect((await cli('audit')).code).toBe(0);
+  });
+
+  test('when a coupon, a promotion and a points account are changed by hand, then audit exits 1 naming each', async () => {
+    const customerId = newCustomer();
+    const product = (await makeProduct(svc, { stock: 20 })).id;
+    const promotion = await makePromotion(svc, product, { quota: 10 });
+    const coupon = await makeCoupon(svc, customerId);
+    await grantPoints(svc, customerId, 500);
+    const res = await svc.api('POST', '/orders', {
+      customerId,
+      items: [{ productId: product, quantity: 2 }],
+      couponId: coupon.id,
+      pointsToRedeem: 100,
+    });
+    expect(res.status).toBe(201);
+    expect((await cli('audit')).code).toBe(0);
+
+    const tamper = async (sign: 1 | -1) => {
+      await svc.db.raw('UPDATE promotions SET sold = sold + ? WHERE id = ?', [sign, promotion.id]);
+      await svc.db.raw('UPDATE points_accounts SET balance = balance + ? WHERE customer_id = ?', [
+        sign * 5,
+        customerId,
+      ]);
+      await svc
+        .db('coupons')
+        .where({ id: coupon.id })
+        .update(sign > 0 ? { status: 'USED' } : { status: 'HELD' });
+    };
+    await tamper(1);
+    try {
+      const text = await cli('audit');
+      expect(text.code).toBe(1);
+      expect(text.stdout).toContain('promotion units not conserved');
+      expect(text.stdout).toContain('coupons not held as they should be');
+      expect(text.stdout).toContain('points not conserved');
+      const json = JSON.parse((await cli('audit', '--json')).stdout);
+      expect(json).toMatchObject({
+        ok: false,
+        stockMismatches: [],
+        promotionMismatches: [
+          { promotionId: promotion.id, customerId: '(all)', counted: 3, onOrders: 2, difference: 1 },
+        ],
+        couponMismatches: [
+          { couponId: coupon.id, status: 'USED', orderId: res.body.id, pendingHolders: 1, paidHolders: 0 },
+        ],
+        pointsMismatches: [
+          { customerId, balance: 405, held: 100, onPendingOrders: 100, granted: 500, taken: 0, spent: 0 },
+        ],
+      });
+    } finally {
+      await tamper(-1);
     }
     expect((await cli('audit')).code).toBe(0);
   });
@@ -100,7 +164,7 @@ describe('audit', () => {
       expect(json.code).toBe(1);
       expect(JSON.parse(json.stdout)).toEqual({
         ok: false,
-        stockMismatches: [],
+        ...NO_MISMATCHES,
         overduePending: [{ id: order.id, expiresAt: expect.any(String) }],
       });
     } finally {

@@ -1,5 +1,6 @@
 import { startTestService, type TestService } from '../support/service';
 import { eventsOf, makeOrder, makeProduct, stockOf } from '../support/fixtures';
+import { pay } from '../support/payments';
 
 let service: TestService;
 
@@ -88,7 +89,7 @@ describe('racing for the last units', () => {
 });
 
 describe('pay racing cancel', () => {
-  it('when pay and cancel are fired together on each of 100 orders, then exactly one wins each time and the stock matches the winners', async () => {
+  it('when pay and cancel are fired together on each of 100 orders, then exactly one wins each time, a payment that lost is kept for a refund, and the stock matches the winners', async () => {
     const product = await makeProduct(service, { stock: 200 });
     const orders: string[] = [];
     for (let i = 0; i < 100; i++)
@@ -97,24 +98,33 @@ describe('pay racing cancel', () => {
 
     const results = await Promise.all(
       orders.map(async (id) => {
-        const [pay, cancel] = await Promise.all([
-          service.api('POST', `/orders/${id}/pay`, { paymentRef: `ref-${id}` }),
+        const [payment, cancel] = await Promise.all([
+          pay(service, id, `ref-${id}`),
           service.api('POST', `/orders/${id}/cancel`),
         ]);
-        return { id, pay, cancel };
+        return { id, payment, cancel };
       }),
     );
 
     let paid = 0;
     let cancelled = 0;
-    for (const { id, pay, cancel } of results) {
-      expect([pay.status, cancel.status].sort()).toEqual([200, 409]);
-      const winner = pay.status === 200 ? 'PAID' : 'CANCELLED';
-      if (winner === 'PAID') paid++;
-      else cancelled++;
-      const loser = pay.status === 200 ? cancel : pay;
-      expect(loser.body.type).toBe('urn:order-timeout:problem:illegal-transition');
-      expect(loser.body.orderStatus).toBe(winner);
+    for (const { id, payment, cancel } of results) {
+      // Pay won: the cancel is refused. Cancel won: the payment is stored for a refund (contract §8).
+      expect([
+        [200, 409],
+        [202, 200],
+      ]).toContainEqual([payment.status, cancel.status]);
+      const winner = payment.status === 200 ? 'PAID' : 'CANCELLED';
+      if (winner === 'PAID') {
+        paid++;
+        expect(cancel.body.type).toBe('urn:order-timeout:problem:illegal-transition');
+        expect(cancel.body.orderStatus).toBe(winner);
+      } else {
+        cancelled++;
+        expect(payment.body).toEqual({ orderId: id, paymentRef: `ref-${id}`, status: 'REFUND_REQUIRED' });
+      }
+      const stored = await service.db('payments').where({ order_id: id }).select('status');
+      expect(stored).toEqual([{ status: winner === 'PAID' ? 'CAPTURED' : 'REFUND_REQUIRED' }]);
       const row = await service.db('orders').where({ id }).first('status', 'paid_at', 'closed_at');
       expect(row.status).toBe(winner);
       expect(winner === 'PAID' ? [row.paid_at !== null, row.closed_at] : [row.paid_at, row.closed_at !== null]).toEqual(

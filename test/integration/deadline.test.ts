@@ -1,6 +1,7 @@
 import { startTestService, type TestService } from '../support/service';
 import { sleep } from '../support/scratch';
 import { eventsOf, expectProblem, expireInDb, ISO_MS, makeOrder, makeProduct, stockOf } from '../support/fixtures';
+import { pay } from '../support/payments';
 
 let service: TestService;
 
@@ -75,7 +76,7 @@ describe('reading an order after its deadline', () => {
   it('when a paid order is read after its deadline, then it stays PAID and keeps its stock', async () => {
     const product = await makeProduct(service, { stock: 10 });
     const order = await makeOrder(service, [{ productId: product.id, quantity: 3 }]);
-    expect((await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'r' })).status).toBe(200);
+    expect((await pay(service, order.id, `r-${order.id}`)).status).toBe(200);
     await expireInDb(service, order.id);
     const res = await service.api('GET', `/orders/${order.id}`);
     expect(res.body.status).toBe('PAID');
@@ -108,18 +109,16 @@ describe('reading an order after its deadline', () => {
 });
 
 describe('acting on an order after its deadline', () => {
-  it('when a pending order is paid after its deadline, then it answers 409 payment-window-ended, the order is CLOSED and its stock is back', async () => {
+  it('when a pending order is paid after its deadline, then it is never paid as pending: closed first (source read), then revived by the late payment', async () => {
     const { orderId, productId } = await overdueOrder();
-    const res = await service.api('POST', `/orders/${orderId}/pay`, { paymentRef: 'too-late' });
-    expectProblem(res, 409, 'payment-window-ended');
-    const read = await service.api('GET', `/orders/${orderId}`);
-    expect(read.body).toMatchObject({ status: 'CLOSED', paidAt: null, closedAt: expect.stringMatching(ISO_MS) });
-    expect(await stockOf(service, productId)).toBe(10);
-    const row = await service.db('orders').where({ id: orderId }).first('payment_ref');
-    expect(row.payment_ref).toBeNull();
-    expect((await eventsOf(service, orderId)).map((e) => [e.event, e.source])).toEqual([
-      ['create', 'http'],
-      ['timeout', 'read'],
+    const res = await pay(service, orderId, `too-late-${orderId}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'PAID', closedAt: expect.stringMatching(ISO_MS) });
+    expect(await stockOf(service, productId)).toBe(7);
+    expect((await eventsOf(service, orderId)).map((e) => [e.event, e.from, e.source])).toEqual([
+      ['create', null, 'http'],
+      ['timeout', 'PENDING_PAYMENT', 'read'],
+      ['revive', 'CLOSED', 'http'],
     ]);
   });
 
@@ -138,15 +137,13 @@ describe('acting on an order after its deadline', () => {
     expect((await eventsOf(service, orderId)).map((e) => e.event)).toEqual(['create', 'timeout']);
   });
 
-  it('when an order with a 1s window is paid after the window ran out, then it answers 409 and the order is CLOSED with its stock back', async () => {
+  it('when an order with a 1s window is paid after the window ran out, then it is closed exactly once and revived', async () => {
     const product = await makeProduct(service, { stock: 10, category: 'flash' });
     const order = await makeOrder(service, [{ productId: product.id, quantity: 3 }]);
     await sleep(Math.max(0, Date.parse(order.expiresAt) - Date.now()) + 100);
-    const res = await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'too-late' });
-    expectProblem(res, 409);
-    expect(res.body.orderStatus).toBe('CLOSED');
-    expect((await service.api('GET', `/orders/${order.id}`)).body.status).toBe('CLOSED');
-    expect(await stockOf(service, product.id)).toBe(10);
+    const res = await pay(service, order.id, `too-late-${order.id}`);
+    expect({ status: res.status, orderStatus: res.body.status }).toEqual({ status: 200, orderStatus: 'PAID' });
+    expect(await stockOf(service, product.id)).toBe(7);
     expect(await timeoutEvents(order.id)).toHaveLength(1);
   });
 });

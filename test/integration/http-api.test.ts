@@ -1,5 +1,6 @@
 import { startTestService, type TestService } from '../support/service';
 import { eventsOf, expectProblem, ISO_MS, makeOrder, makeProduct, stockOf } from '../support/fixtures';
+import { pay } from '../support/payments';
 
 let service: TestService;
 
@@ -393,7 +394,7 @@ describe('POST /orders/:id/pay', () => {
   it('when the order is pending, then it answers 200 PAID with paidAt, and keeps the stock taken', async () => {
     const p = await makeProduct(service, { stock: 5 });
     const order = await makeOrder(service, [{ productId: p.id, quantity: 2 }]);
-    const res = await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'pay-1' });
+    const res = await pay(service, order.id, `pay-1-${order.id}`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       id: order.id,
@@ -405,9 +406,12 @@ describe('POST /orders/:id/pay', () => {
   });
 
   it.each<[string, unknown]>([
-    ['paymentRef is missing', {}],
-    ['paymentRef is empty', { paymentRef: '' }],
-    ['paymentRef is a number', { paymentRef: 123 }],
+    ['paymentRef is missing', { amountCents: 1250 }],
+    ['paymentRef is empty', { paymentRef: '', amountCents: 1250 }],
+    ['paymentRef is a number', { paymentRef: 123, amountCents: 1250 }],
+    ['amountCents is missing', { paymentRef: 'r' }],
+    ['amountCents is a string', { paymentRef: 'r', amountCents: '1250' }],
+    ['amountCents is negative', { paymentRef: 'r', amountCents: -1 }],
   ])('when %s, then it answers 400 and the order stays pending', async (_name, body) => {
     const p = await makeProduct(service);
     const order = await makeOrder(service, [{ productId: p.id, quantity: 1 }]);
@@ -433,32 +437,46 @@ describe('POST /orders/:id/pay', () => {
     expect((await service.api('GET', `/orders/${order.id}`)).body.status).toBe('PENDING_PAYMENT');
   });
 
-  it('when the order was cancelled, then it answers 409 illegal-transition', async () => {
+  it('when the order was cancelled, then it answers 202 REFUND_REQUIRED and stores the payment for a refund', async () => {
     const p = await makeProduct(service);
     const order = await makeOrder(service, [{ productId: p.id, quantity: 1 }]);
     expect((await service.api('POST', `/orders/${order.id}/cancel`)).status).toBe(200);
-    const res = await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'late' });
-    expectProblem(res, 409, 'illegal-transition');
-    expect(res.body.orderStatus).toBe('CANCELLED');
+    const res = await pay(service, order.id, `late-${order.id}`);
+    expect({ status: res.status, body: res.body }).toEqual({
+      status: 202,
+      body: { orderId: order.id, paymentRef: `late-${order.id}`, status: 'REFUND_REQUIRED' },
+    });
+    expect((await service.api('GET', `/orders/${order.id}`)).body.status).toBe('CANCELLED');
   });
 
-  it('when the order was paid with another paymentRef, then it answers 409 payment-ref-mismatch', async () => {
+  it('when the order was paid with another paymentRef, then it answers 202 REFUND_REQUIRED and keeps the first', async () => {
     const p = await makeProduct(service);
     const order = await makeOrder(service, [{ productId: p.id, quantity: 1 }]);
-    expect((await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'ref-a' })).status).toBe(200);
-    expectProblem(
-      await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'ref-b' }),
-      409,
-      'payment-ref-mismatch',
-    );
+    expect((await pay(service, order.id, `ref-a-${order.id}`)).status).toBe(200);
+    const second = await pay(service, order.id, `ref-b-${order.id}`);
+    expect(second.status).toBe(202);
+    expect((await service.api('GET', `/orders/${order.id}`)).body.paymentRef).toBe(`ref-a-${order.id}`);
+  });
+
+  it('when the amount is not the total, then it answers 409 amount-mismatch and stores nothing', async () => {
+    const p = await makeProduct(service, { priceCents: 700 });
+    const order = await makeOrder(service, [{ productId: p.id, quantity: 2 }]);
+    const res = await pay(service, order.id, `short-${order.id}`, { amountCents: 1399 });
+    expectProblem(res, 409, 'amount-mismatch');
+    expect(res.body).toMatchObject({ totalCents: 1400, amountCents: 1399 });
+    expect(await service.db('payments').where({ order_id: order.id })).toEqual([]);
   });
 
   it('when the order does not exist, then it answers 404', async () => {
-    expectProblem(await service.api('POST', '/orders/987654321/pay', { paymentRef: 'x' }), 404, 'not-found');
+    expectProblem(
+      await service.api('POST', '/orders/987654321/pay', { paymentRef: 'x', amountCents: 1 }),
+      404,
+      'not-found',
+    );
   });
 
   it('when the id is not a number, then it answers 404', async () => {
-    expectProblem(await service.api('POST', '/orders/abc/pay', { paymentRef: 'x' }), 404, 'not-found');
+    expectProblem(await service.api('POST', '/orders/abc/pay', { paymentRef: 'x', amountCents: 1 }), 404, 'not-found');
   });
 });
 
@@ -501,7 +519,7 @@ describe('POST /orders/:id/cancel, ship, complete', () => {
   it('when a paid order is shipped and then completed, then each answers 200 with the new status', async () => {
     const p = await makeProduct(service, { stock: 5 });
     const order = await makeOrder(service, [{ productId: p.id, quantity: 1 }]);
-    await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'r' });
+    await pay(service, order.id, `r-${order.id}`);
     const shipped = await service.api('POST', `/orders/${order.id}/ship`);
     expect(shipped.status).toBe(200);
     expect(shipped.body.status).toBe('SHIPPED');
@@ -522,7 +540,7 @@ describe('POST /orders/:id/cancel, ship, complete', () => {
   it('when a paid order is completed before shipping, then it answers 409 illegal-transition', async () => {
     const p = await makeProduct(service);
     const order = await makeOrder(service, [{ productId: p.id, quantity: 1 }]);
-    await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'r' });
+    await pay(service, order.id, `r-${order.id}`);
     expectProblem(await service.api('POST', `/orders/${order.id}/complete`), 409, 'illegal-transition');
   });
 });
@@ -531,7 +549,7 @@ describe('GET /orders/:id/events', () => {
   it('when an order was created and paid, then it lists both events in order with event, from, to, source and at', async () => {
     const p = await makeProduct(service);
     const order = await makeOrder(service, [{ productId: p.id, quantity: 1 }]);
-    await service.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'r' });
+    await pay(service, order.id, `r-${order.id}`);
     const res = await service.api('GET', `/orders/${order.id}/events`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual([

@@ -1,5 +1,6 @@
 import { startTestService, type TestService } from '../support/service';
 import { expectProblem, makeProduct, stockOf } from '../support/fixtures';
+import { pay } from '../support/payments';
 
 let service: TestService;
 
@@ -56,7 +57,7 @@ describe('Idempotency-Key on POST /orders', () => {
     const p = await makeProduct(service, { stock: 10 });
     const body = { customerId: 'idem-paid', items: [{ productId: p.id, quantity: 1 }] };
     const first = await service.api('POST', '/orders', body, { 'Idempotency-Key': 'key-paid' });
-    await service.api('POST', `/orders/${first.body.id}/pay`, { paymentRef: 'r' });
+    await pay(service, first.body.id, `r-${first.body.id}`);
     const second = await service.api('POST', '/orders', body, { 'Idempotency-Key': 'key-paid' });
     expect(second.body).toEqual(first.body);
     expect(await orderCount('idem-paid')).toBe(1);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { listeningPort } from '../support/child-service';
@@ -27,7 +27,8 @@ const DB_PASSWORD = `dbPw-${tag}-@s3cr3t`;
 const MQ_PASSWORD = `mqPw-${tag}-@s3cr3t`;
 const WRONG_MQ_PASSWORD = `wrongMq-${tag}-pw`;
 const WRONG_DB_PASSWORD = `wrongDb-${tag}-pw`;
-const SECRETS = [DB_PASSWORD, MQ_PASSWORD, WRONG_MQ_PASSWORD, WRONG_DB_PASSWORD].flatMap((p) => [
+const WEBHOOK_SECRET = `whsec-${tag}-s3cr3t`;
+const SECRETS = [DB_PASSWORD, MQ_PASSWORD, WRONG_MQ_PASSWORD, WRONG_DB_PASSWORD, WEBHOOK_SECRET].flatMap((p) => [
   p,
   encodeURIComponent(p),
   Buffer.from(p).toString('base64'),
@@ -50,7 +51,15 @@ interface Run {
 function run(env: Record<string, string>): Run {
   const child = spawn(TSX, ['src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'silly', HTTP_PORT: '0', SWEEP_INTERVAL: '1s', ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'silly',
+      HTTP_PORT: '0',
+      SWEEP_INTERVAL: '1s',
+      PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -156,7 +165,18 @@ describe('the service never logs a password or URL credentials', () => {
       body: JSON.stringify({ customerId: 'c', items: [{ productId: id, quantity: 1 }] }),
     });
     expect(order.status).toBe(201);
-    expect((await fetch(`${base}/orders/x/pay`, { method: 'POST' })).status).toBe(400); // no body
+    expect((await fetch(`${base}/orders/x/pay`, { method: 'POST' })).status).toBe(401); // not signed
+    const { id: orderId, totalCents } = (await order.json()) as { id: string; totalCents: number };
+    const payment = JSON.stringify({ paymentRef: `log-${tag}`, amountCents: totalCents });
+    const paid = await fetch(`${base}/orders/${orderId}/pay`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-signature': `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(payment).digest('hex')}`,
+      },
+      body: payment,
+    });
+    expect(paid.status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
 
     // The broker drops the service's connections (as on a broker restart): it logs the loss and reconnects.

@@ -3,6 +3,7 @@ import { publishRaw } from '../support/amqp';
 import { makeOrder, makeProduct, metricValue, waitForStatus } from '../support/fixtures';
 import { eventually } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
+import { pay } from '../support/payments';
 
 let svc: TestService;
 const orderIds = new Set<string>();
@@ -63,9 +64,9 @@ describe('order counters', () => {
     const paid = await order(books);
     expect(timedOut.map((o) => o.category)).toEqual(['flash', 'flash']);
     expect(paid.category).toBe('books');
-    expect((await svc.api('POST', `/orders/${paid.id}/pay`, { paymentRef: 'pay-1' })).status).toBe(200);
+    expect((await pay(svc, paid.id, `pay-1-${paid.id}`)).status).toBe(200);
     // Paying again with the same ref is a no-op: it must not count twice.
-    expect((await svc.api('POST', `/orders/${paid.id}/pay`, { paymentRef: 'pay-1' })).status).toBe(200);
+    expect((await pay(svc, paid.id, `pay-1-${paid.id}`)).status).toBe(200);
     for (const o of timedOut) await waitForStatus(svc, o.id, 'CLOSED', 10_000);
 
     await eventually(
@@ -194,7 +195,7 @@ describe('closer metrics', () => {
     const twosec = (await makeProduct(svc, { category: 'twosec' })).id;
     const before = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' });
     const o = await order(twosec);
-    expect((await svc.api('POST', `/orders/${o.id}/pay`, { paymentRef: 'p' })).status).toBe(200);
+    expect((await pay(svc, o.id, `p-${o.id}`)).status).toBe(200);
     await eventually(
       async () => (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' })) > before,
       10_000,

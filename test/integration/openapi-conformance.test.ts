@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { openApiText, type Method } from '../../src/http/openapi';
 import { expireInDb } from '../support/fixtures';
 import { OpenApiChecker } from '../support/openapi-checker';
@@ -29,6 +29,8 @@ interface Call {
   template: string;
   /** What replaces `{id}`. */
   id?: string;
+  /** What replaces `{customerId}` (default cust-1). */
+  customerId?: string;
   /** Appended to the path as is (`?since=24h`). */
   query?: string;
   /** JSON body (a string is sent as it is). */
@@ -41,9 +43,10 @@ interface Call {
  * Sends a request, checks the status the scenario expects (and the problem type, for an error), then holds the
  * response to the document; a body the service accepted is held to the documented request schema too.
  */
-async function call(expected: number, c: Call, problem?: string): Promise<ApiResponse> {
-  const path = c.template.replace('{id}', c.id ?? '') + (c.query ?? '');
-  const res = await svc.api(c.method.toUpperCase(), path, c.body, c.headers);
+async function call(expected: number, c: Call, problem?: string, on: TestService = svc): Promise<ApiResponse> {
+  const path =
+    c.template.replace('{id}', c.id ?? '').replace('{customerId}', c.customerId ?? 'cust-1') + (c.query ?? '');
+  const res = await on.api(c.method.toUpperCase(), path, c.body, c.headers);
   if (res.status !== expected)
     throw new Error(`${c.method} ${path} answered ${res.status}, expected ${expected}: ${JSON.stringify(res.body)}`);
   if (problem) expect(res.body.type).toBe(`urn:order-timeout:problem:${problem}`);
@@ -59,17 +62,20 @@ async function product(stock = 100): Promise<string> {
   return (await call(201, { method: 'post', template: '/products', body })).body.id as string;
 }
 
-async function order(productId: string, quantity = 1): Promise<string> {
-  const body = { customerId: 'cust-1', items: [{ productId, quantity }] };
+async function order(productId: string, quantity = 1, extra: object = {}): Promise<string> {
+  const body = { customerId: 'cust-1', items: [{ productId, quantity }], ...extra };
   return (await call(201, { method: 'post', template: '/orders', body })).body.id as string;
 }
 
-const pay = (id: string, paymentRef: string): Call => ({
+/** The provider's notification; the amount is the total of one 1250-cent book unless told. */
+const pay = (id: string, paymentRef: string, amountCents = 1250): Call => ({
   method: 'post',
   template: '/orders/{id}/pay',
   id,
-  body: { paymentRef },
+  body: { paymentRef, amountCents },
 });
+const customer = () => `cust-${randomBytes(4).toString('hex')}`;
+const later = (ms: number) => new Date(Date.now() + ms).toISOString();
 const transition = (event: 'cancel' | 'ship' | 'complete', id: string): Call => ({
   method: 'post',
   template: `/orders/{id}/${event}`,
@@ -190,26 +196,165 @@ describe('the lifecycle of an order', () => {
     expect(again.body).toEqual(expect.objectContaining({ orderStatus: 'COMPLETED', event: 'ship' }));
   });
 
-  test('when a paid order is paid with another ref, then the 409 payment-ref-mismatch matches the document', async () => {
+  test('when a paymentRef comes back for another order, then the 409 payment-ref-mismatch matches the document', async () => {
     const id = await order(await product());
-    await call(200, pay(id, 'pay-3'));
-    await call(409, pay(id, 'other'), 'payment-ref-mismatch');
+    const other = await order(await product());
+    await call(200, pay(id, `pay-3-${id}`));
+    const res = await call(409, pay(other, `pay-3-${id}`), 'payment-ref-mismatch');
+    expect(res.body.orderId).toBe(id);
   });
 
-  test('when an order is cancelled, then the 200 matches, and paying, cancelling or completing it are documented 409s', async () => {
+  test('when an order is cancelled, then the 200 matches, cancelling or completing it are 409s, paying it a 202', async () => {
     const id = await order(await product());
     expect((await call(200, transition('cancel', id))).body.status).toBe('CANCELLED');
     await call(409, transition('cancel', id), 'illegal-transition');
     await call(409, transition('complete', id), 'illegal-transition');
-    await call(409, pay(id, 'late'), 'illegal-transition');
+    const ref = `late-${id}`;
+    const refund = await call(202, pay(id, ref));
+    expect(refund.body).toEqual({ orderId: id, paymentRef: ref, status: 'REFUND_REQUIRED' });
   });
 
-  test('when an order passed its deadline, then paying it is the documented 409 payment-window-ended', async () => {
+  test('when an order passed its deadline, then cancelling it is the documented 409 and paying it revives it', async () => {
     const id = await order(await product());
     await expireInDb(svc, id);
-    const res = await call(409, pay(id, 'too-late'), 'payment-window-ended');
+    const res = await call(409, transition('cancel', id), 'payment-window-ended');
     expect(res.body.orderStatus).toBe('CLOSED');
-    expect((await call(200, { method: 'get', template: '/orders/{id}', id })).body.closedAt).not.toBeNull();
+    expect((await call(200, pay(id, `revive-${id}`))).body.status).toBe('PAID');
+  });
+
+  test('when the amount is not the total, then the 409 amount-mismatch matches the document', async () => {
+    const id = await order(await product());
+    const res = await call(409, pay(id, `wrong-${id}`, 1), 'amount-mismatch');
+    expect(res.body).toMatchObject({ totalCents: 1250, amountCents: 1 });
+  });
+});
+
+describe('payments', () => {
+  test('when payments are listed, all or by status, then the 200s match; a bad status is a documented 400', async () => {
+    const id = await order(await product());
+    await call(200, pay(id, `list-${id}`));
+    const all = await call(200, { method: 'get', template: '/payments' });
+    expect(all.body.length).toBeGreaterThan(0);
+    await call(200, { method: 'get', template: '/payments', query: '?status=CAPTURED&limit=5' });
+    await call(400, { method: 'get', template: '/payments', query: '?status=LOST' }, 'bad-request');
+  });
+
+  test('when a webhook secret is set and the signature is missing or wrong, then the 401 matches; a signed one is a 200', async () => {
+    const secret = 'conformance-secret';
+    const signed = await startTestService({ payments: { webhookSecret: secret, latePaymentPolicy: 'revive' } });
+    try {
+      const productBody = { sku: sku(), name: 'Book', category: 'books', priceCents: 1250, stock: 5 };
+      const productId = (await signed.api('POST', '/products', productBody)).body.id as string;
+      const id = (await signed.api('POST', '/orders', { customerId: 'c', items: [{ productId, quantity: 1 }] })).body
+        .id as string;
+      const c = pay(id, `signed-${id}`);
+      await call(401, c, 'invalid-signature', signed);
+      await call(401, { ...c, headers: { 'X-Signature': `sha256=${'0'.repeat(64)}` } }, 'invalid-signature', signed);
+      const body = JSON.stringify(c.body);
+      const sig = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+      await call(200, { ...c, body, headers: { 'X-Signature': sig } }, undefined, signed);
+    } finally {
+      await signed.destroy();
+    }
+  });
+});
+
+describe('coupons, promotions and points', () => {
+  test('when a coupon is issued, read and listed, then the 201 and the 200s match; an expired one is a 400', async () => {
+    const customerId = customer();
+    const body = { customerId, discountCents: 100, minTotalCents: 0, expiresAt: later(3_600_000) };
+    const created = await call(201, { method: 'post', template: '/coupons', body });
+    await call(200, { method: 'get', template: '/coupons/{id}', id: created.body.id });
+    const listed = await call(200, { method: 'get', template: '/customers/{customerId}/coupons', customerId });
+    expect(listed.body).toEqual([created.body]);
+    await call(
+      400,
+      { method: 'post', template: '/coupons', body: { ...body, expiresAt: later(-1_000) } },
+      'bad-request',
+    );
+  });
+
+  test('when a promotion is created and read, then the 201 and the 200 match; an unknown product is a 404', async () => {
+    const body = {
+      productId: await product(),
+      priceCents: 500,
+      quota: 1,
+      perCustomerLimit: 1,
+      startsAt: later(-1_000),
+      endsAt: later(3_600_000),
+    };
+    const created = await call(201, { method: 'post', template: '/promotions', body });
+    await call(200, { method: 'get', template: '/promotions/{id}', id: created.body.id });
+    await call(
+      404,
+      { method: 'post', template: '/promotions', body: { ...body, productId: '999999999' } },
+      'not-found',
+    );
+    await call(400, { method: 'post', template: '/promotions', body: { ...body, quota: 0 } }, 'bad-request');
+  });
+
+  test('when points are granted, read and overdrawn, then the 200s and the 409 match', async () => {
+    const customerId = customer();
+    const points = (delta: number): Call => ({
+      method: 'post',
+      template: '/customers/{customerId}/points',
+      customerId,
+      body: { delta, reason: 'conformance' },
+    });
+    expect((await call(200, points(300))).body).toEqual({ customerId, balance: 300, held: 0 });
+    await call(200, { method: 'get', template: '/customers/{customerId}/points', customerId });
+    await call(409, points(-301), 'points-insufficient');
+    await call(400, points(0), 'bad-request');
+  });
+
+  test('when a customer id cannot be one or a path is not valid percent-encoding, then the 404 and the 400 match', async () => {
+    const routes: Call[] = [
+      { method: 'get', template: '/customers/{customerId}/coupons' },
+      { method: 'get', template: '/customers/{customerId}/points' },
+      { method: 'post', template: '/customers/{customerId}/points', body: { delta: 1, reason: 'r' } },
+    ];
+    for (const route of routes) {
+      await call(404, { ...route, customerId: 'x'.repeat(65) }, 'not-found');
+      await call(400, { ...route, customerId: '%E0%A4' }, 'bad-request');
+    }
+  });
+
+  test('when an order is refused for its coupon, promotion, limit or points, then each 409 matches the document', async () => {
+    const customerId = customer();
+    const productId = await product();
+    const orderOf = (body: object): Call => ({
+      method: 'post',
+      template: '/orders',
+      body: { customerId, items: [{ productId, quantity: 1 }], ...body },
+    });
+    const coupon = await call(201, {
+      method: 'post',
+      template: '/coupons',
+      body: { customerId: customer(), discountCents: 100, minTotalCents: 0, expiresAt: later(3_600_000) },
+    });
+    await call(409, orderOf({ couponId: coupon.body.id }), 'coupon-unavailable');
+    await call(409, orderOf({ pointsToRedeem: 10 }), 'points-insufficient');
+    const promotionBody = {
+      productId,
+      priceCents: 500,
+      quota: 5,
+      perCustomerLimit: 1,
+      startsAt: later(-1_000),
+      endsAt: later(3_600_000),
+    };
+    await call(201, { method: 'post', template: '/promotions', body: promotionBody });
+    await call(409, { ...orderOf({}), body: { customerId, items: [{ productId, quantity: 2 }] } }, 'promotion-limit');
+    const soldOut = await product();
+    await call(201, {
+      method: 'post',
+      template: '/promotions',
+      body: { ...promotionBody, productId: soldOut, quota: 1 },
+    });
+    await call(
+      409,
+      { ...orderOf({}), body: { customerId, items: [{ productId: soldOut, quantity: 2 }] } },
+      'promotion-sold-out',
+    );
   });
 });
 
@@ -226,7 +371,7 @@ describe('errors every route of a kind shares', () => {
   test('when a route that reads a body gets bad JSON, one over the limit or one not JSON, then 400, 413 and 415 match', async () => {
     const id = await order(await product());
     const withBody = routes((_t, _m, hasBody) => hasBody);
-    expect(withBody.length).toBe(6);
+    expect(withBody.length).toBe(9);
     for (const route of withBody) {
       await call(400, { ...route, id, body: '{"sku": "x",' }, 'bad-request');
       await call(413, { ...route, id, body: JSON.stringify({ sku: 'x'.repeat(101 * 1024) }) }, 'payload-too-large');
@@ -240,9 +385,9 @@ describe('errors every route of a kind shares', () => {
 
   test('when an id does not exist, cannot exist, or is not valid percent-encoding, then 404, 404 and 400 match', async () => {
     const withId = routes((template) => template.includes('{id}'));
-    expect(withId.length).toBe(7);
+    expect(withId.length).toBe(9);
     for (const route of withId) {
-      const body = route.template.endsWith('/pay') ? { paymentRef: 'r' } : undefined;
+      const body = route.template.endsWith('/pay') ? { paymentRef: 'r', amountCents: 1 } : undefined;
       await call(404, { ...route, id: '999999999', body }, 'not-found');
       await call(404, { ...route, id: 'abc', body }, 'not-found');
       await call(400, { ...route, id: '%E0%A4', body }, 'bad-request');

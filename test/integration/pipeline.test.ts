@@ -11,6 +11,7 @@ import {
 } from '../support/fixtures';
 import { eventually, management, sleep } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
+import { pay } from '../support/payments';
 
 let svc: TestService;
 
@@ -69,7 +70,7 @@ describe('orders that moved on', () => {
     const product = (await makeProduct(svc, { category: 'short', stock: 5 })).id;
     const skippedBefore = await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' });
     const order = await makeOrder(svc, [{ productId: product, quantity: 2 }]);
-    expect((await svc.api('POST', `/orders/${order.id}/pay`, { paymentRef: 'pay-1' })).status).toBe(200);
+    expect((await pay(svc, order.id, `pay-1-${order.id}`)).status).toBe(200);
 
     await eventually(
       async () => (await metricValue(svc, 'order_timeout_timeouts_skipped_total', { status: 'PAID' })) > skippedBefore,
@@ -204,7 +205,7 @@ describe('racing pay against the timeout', () => {
       orders.map(async (o, i) => {
         const at = new Date(o.expiresAt).getTime() + ((i % 9) - 4) * 10;
         await sleep(Math.max(0, at - Date.now()));
-        return (await svc.api('POST', `/orders/${o.id}/pay`, { paymentRef: `race-${i}` })).status;
+        return (await pay(svc, o.id, `race-${i}`)).status;
       }),
     );
     expect(results.every((s) => s === 200 || s === 409)).toBe(true);

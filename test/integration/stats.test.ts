@@ -2,6 +2,7 @@ import { readTimeoutStats } from '../../src/orders/read-timeout-stats';
 import { expectProblem } from '../support/fixtures';
 import { makeOrder, makeProduct, waitForStatus } from '../support/fixtures';
 import { startTestService, type TestService } from '../support/service';
+import { pay as payOrder } from '../support/payments';
 
 let svc: TestService;
 /** closed_at - expires_at (ms) of the two flash orders that timed out, ascending. */
@@ -10,8 +11,7 @@ let flashLateness: number[];
 const DAY = 86_400_000;
 const LAB_ORDERS = 100;
 
-const pay = async (id: string) =>
-  expect((await svc.api('POST', `/orders/${id}/pay`, { paymentRef: `pay-${id}` })).status).toBe(200);
+const pay = async (id: string) => expect((await payOrder(svc, id, `pay-${id}`)).status).toBe(200);
 const stats = async (query = '') => {
   const res = await svc.api('GET', `/stats/timeouts${query}`);
   expect(res.status).toBe(200);

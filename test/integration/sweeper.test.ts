@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { closeDueOrders } from '../../src/db/orders-repo';
+import { closeDueOrders } from '../../src/db/order-transitions';
 import { migratedScratchDatabase } from '../support/scratch';
 
 // A database of its own and no running service: the only transactions are the ones this file starts.

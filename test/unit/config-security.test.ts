@@ -1,10 +1,22 @@
 import defaults from '../../config/default.json';
 import { ConfigError, isLoopbackHost, parseConfig } from '../../src/config';
 
-/** The raw default config with another broker URL and http section, as node-config would hand it over. */
-function raw(amqpUrl: string, http: Record<string, unknown> = {}): Record<string, unknown> {
+/**
+ * The raw default config with another broker URL and http section, as node-config would hand it over; with a
+ * payment webhook secret, which production requires.
+ */
+function raw(
+  amqpUrl: string,
+  http: Record<string, unknown> = {},
+  webhookSecret = 'whsec-test-0123456789',
+): Record<string, unknown> {
   const base = JSON.parse(JSON.stringify(defaults)) as Record<string, Record<string, unknown>>;
-  return { ...base, amqp: { ...base.amqp, url: amqpUrl }, http: { ...base.http, ...http } };
+  return {
+    ...base,
+    amqp: { ...base.amqp, url: amqpUrl },
+    http: { ...base.http, ...http },
+    payments: { ...base.payments, webhookSecret },
+  };
 }
 
 function thrown(fn: () => unknown): Error | undefined {
@@ -57,6 +69,40 @@ describe('production refuses the guest user on a broker that is not on this mach
     expect(thrown(() => parseConfig(raw('amqp://%67uest:guest@rabbit.internal'), 'production'))).toBeInstanceOf(
       ConfigError,
     );
+  });
+});
+
+describe('production requires the payment webhook secret', () => {
+  it.each([
+    ['empty', ''],
+    ['blank', '   '],
+  ])(
+    'when NODE_ENV=production and PAYMENT_WEBHOOK_SECRET is %s, then it throws a ConfigError naming it',
+    (_n, secret) => {
+      const err = thrown(() => parseConfig(raw('amqp://guest:guest@127.0.0.1', {}, secret), 'production'));
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err!.message).toContain('payments.webhookSecret (PAYMENT_WEBHOOK_SECRET): required in production');
+    },
+  );
+
+  it.each([undefined, 'development', 'test'])('when NODE_ENV is %s, then no secret is accepted (unsigned)', (env) => {
+    expect(parseConfig(raw('amqp://guest:guest@127.0.0.1', {}, ''), env).payments.webhookSecret).toBe('');
+  });
+
+  it('when the secret is set and the config is rejected for another reason, then the message does not carry it', () => {
+    const err = thrown(() =>
+      parseConfig(raw('amqp://guest:guest@rabbit.internal', {}, 'do-not-print-me'), 'production'),
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.message).not.toContain('do-not-print-me');
+  });
+
+  it('when LATE_PAYMENT_POLICY is neither revive nor refund, then it throws a ConfigError naming it', () => {
+    const base = raw('amqp://guest:guest@127.0.0.1');
+    const err = thrown(() =>
+      parseConfig({ ...base, payments: { ...(base.payments as object), latePaymentPolicy: 'keep' } }),
+    );
+    expect(err!.message).toContain('payments.latePaymentPolicy (LATE_PAYMENT_POLICY): must be revive or refund');
   });
 });
 

@@ -52,8 +52,20 @@ describe('order counters', () => {
     metrics.countPaid({ category: 'fresh' });
     metrics.countClosed(
       [
-        { id: '123456789', category: 'fresh', expiresAt, closedAt: new Date(expiresAt.getTime() + 4) },
-        { id: '987654321', category: 'books', expiresAt, closedAt: new Date(expiresAt.getTime() + 2_000) },
+        {
+          id: '123456789',
+          category: 'fresh',
+          expiresAt,
+          closedAt: new Date(expiresAt.getTime() + 4),
+          returned: { stock: 2, coupon: 1, points: 150 },
+        },
+        {
+          id: '987654321',
+          category: 'books',
+          expiresAt,
+          closedAt: new Date(expiresAt.getTime() + 2_000),
+          returned: { stock: 3, promotion: 3 },
+        },
       ],
       'sweeper',
     );
@@ -62,6 +74,10 @@ describe('order counters', () => {
     expect(text).toContain('order_timeout_orders_paid_total{category="fresh"} 1');
     expect(text).toContain('order_timeout_orders_closed_total{source="sweeper",category="fresh"} 1');
     expect(text).toContain('order_timeout_orders_closed_total{source="sweeper",category="books"} 1');
+    expect(text).toContain('order_timeout_holds_returned_total{kind="stock"} 5');
+    expect(text).toContain('order_timeout_holds_returned_total{kind="coupon"} 1');
+    expect(text).toContain('order_timeout_holds_returned_total{kind="promotion"} 3');
+    expect(text).toContain('order_timeout_holds_returned_total{kind="points"} 150');
     expect(text).toContain(
       'order_timeout_close_lateness_seconds_bucket{le="0.005",source="sweeper",category="fresh"} 1',
     );

@@ -65,7 +65,15 @@ describe('the OpenAPI document', () => {
     const db = knex({ client: 'mysql2' });
     try {
       const app = createHttpApp({
-        useCases: { db, paymentTimeouts: { default: 60_000 }, now: () => new Date(), processId: 'test', claimForMs: 1 },
+        useCases: {
+          db,
+          paymentTimeouts: { default: 60_000 },
+          now: () => new Date(),
+          processId: 'test',
+          claimForMs: 1,
+          latePaymentPolicy: 'revive',
+        },
+        paymentWebhookSecret: '',
         bodyLimit: 1024,
         readiness: () => Promise.resolve([]),
         metrics: new Registry(),
@@ -127,6 +135,9 @@ describe('the conformance checker', () => {
     category: 'books',
     items: [{ productId: '2', quantity: 1, unitPriceCents: 100 }],
     totalCents: 100,
+    couponId: null,
+    pointsRedeemed: 0,
+    discountCents: 0,
     paymentRef: null,
     expiresAt: '2026-11-20T08:15:00.000Z',
     createdAt: '2026-11-20T08:00:00.000Z',

@@ -8,18 +8,19 @@ import {
 } from '../../src/domain/order-lifecycle';
 
 /** The state machine's table (docs/architecture.md), written out independently of the code's copy. */
-const CONTRACT: Record<string, { to: OrderStatus; stock: 'keep' | 'release' }> = {
-  'PENDING_PAYMENT pay': { to: 'PAID', stock: 'keep' },
-  'PENDING_PAYMENT cancel': { to: 'CANCELLED', stock: 'release' },
-  'PENDING_PAYMENT timeout': { to: 'CLOSED', stock: 'release' },
-  'PAID ship': { to: 'SHIPPED', stock: 'keep' },
-  'SHIPPED complete': { to: 'COMPLETED', stock: 'keep' },
+const CONTRACT: Record<string, { to: OrderStatus; holds: 'keep' | 'release' | 'retake' | 'unchanged' }> = {
+  'PENDING_PAYMENT pay': { to: 'PAID', holds: 'keep' },
+  'PENDING_PAYMENT cancel': { to: 'CANCELLED', holds: 'release' },
+  'PENDING_PAYMENT timeout': { to: 'CLOSED', holds: 'release' },
+  'PAID ship': { to: 'SHIPPED', holds: 'unchanged' },
+  'SHIPPED complete': { to: 'COMPLETED', holds: 'unchanged' },
+  'CLOSED revive': { to: 'PAID', holds: 'retake' },
 };
 
 const pairs = ORDER_STATUSES.flatMap((s) => ORDER_EVENTS.map((e) => [s, e] as [OrderStatus, OrderEvent]));
 
 describe('order lifecycle table', () => {
-  it('when listing states and events, then they are the six states and five events of the contract', () => {
+  it('when listing states and events, then they are the six states and six events of the contract', () => {
     expect([...ORDER_STATUSES].sort()).toEqual([
       'CANCELLED',
       'CLOSED',
@@ -28,7 +29,7 @@ describe('order lifecycle table', () => {
       'PENDING_PAYMENT',
       'SHIPPED',
     ]);
-    expect([...ORDER_EVENTS].sort()).toEqual(['cancel', 'complete', 'pay', 'ship', 'timeout']);
+    expect([...ORDER_EVENTS].sort()).toEqual(['cancel', 'complete', 'pay', 'revive', 'ship', 'timeout']);
   });
 
   // The service applies an event with transitionFor(event) and a compare-and-set on its `from` state, so an
@@ -39,12 +40,12 @@ describe('order lifecycle table', () => {
       const expected = CONTRACT[`${from} ${event}`];
       const t = transitionFor(event);
       expect(t.from === from).toBe(expected !== undefined);
-      if (expected) expect(t).toMatchObject({ from, event, to: expected.to, stock: expected.stock });
+      if (expected) expect(t).toMatchObject({ from, event, to: expected.to, holds: expected.holds });
     },
   );
 
-  it('when counting the table rows, then there are exactly the five legal transitions', () => {
-    expect(TRANSITIONS).toHaveLength(5);
+  it('when counting the table rows, then there are exactly the six legal transitions', () => {
+    expect(TRANSITIONS).toHaveLength(6);
   });
 
   it('when an order leaves PENDING_PAYMENT by pay, then the deadline must not have passed; by timeout, it must have', () => {
@@ -53,12 +54,17 @@ describe('order lifecycle table', () => {
     expect(transitionFor('timeout')).toMatchObject({ from: 'PENDING_PAYMENT', deadline: 'after' });
   });
 
-  it.each(['CANCELLED', 'CLOSED', 'COMPLETED'] as OrderStatus[])(
+  it.each(['CANCELLED', 'COMPLETED'] as OrderStatus[])(
     'when the order is %s, then no event moves it (terminal state)',
     (s) => {
       for (const e of ORDER_EVENTS) expect(transitionFor(e).from).not.toBe(s);
     },
   );
+
+  it('when the order is CLOSED, then only a late payment (revive) moves it, to PAID, taking back what it held', () => {
+    expect(ORDER_EVENTS.filter((e) => transitionFor(e).from === 'CLOSED')).toEqual(['revive']);
+    expect(transitionFor('revive')).toMatchObject({ to: 'PAID', holds: 'retake', stamps: 'paid_at' });
+  });
 
   it.each(ORDER_EVENTS.map((e) => [e]))(
     'when asking which transition %s uses, then it is the single row for that event',
@@ -69,13 +75,15 @@ describe('order lifecycle table', () => {
     },
   );
 
-  it('when stock is released, then the transition is one out of PENDING_PAYMENT (stock goes back at most once)', () => {
-    const releasing = TRANSITIONS.filter((t) => t.stock === 'release');
+  it('when holds are released, then the transition is one out of PENDING_PAYMENT (they go back at most once)', () => {
+    const releasing = TRANSITIONS.filter((t) => t.holds === 'release');
     expect(releasing.map((t) => `${t.from} ${t.event}`).sort()).toEqual([
       'PENDING_PAYMENT cancel',
       'PENDING_PAYMENT timeout',
     ]);
-    // Nothing ever returns to PENDING_PAYMENT, so a release cannot happen twice.
+    // Nothing ever returns to PENDING_PAYMENT, so a release cannot happen twice; the one way out of CLOSED takes
+    // everything back and keeps it (PAID), so it cannot be released again either.
     expect(TRANSITIONS.some((t) => t.to === 'PENDING_PAYMENT')).toBe(false);
+    expect(TRANSITIONS.filter((t) => t.from === 'CLOSED').map((t) => [t.holds, t.to])).toEqual([['retake', 'PAID']]);
   });
 });

@@ -3,9 +3,9 @@ import { createOrder } from '../../orders/create-order';
 import { changeOrder, readOrder, readOrderEvents } from '../../orders/order-actions';
 import { toEventJson, toOrderJson } from '../../orders/order-json';
 import type { UseCaseDeps } from '../../orders/use-case-deps';
-import { idempotencyKey, jsonOnly, orderBody, parseBody, pathId, payBody } from '../validation';
+import { idempotencyKey, jsonOnly, orderBody, parseBody, pathId } from '../validation';
 
-/** `POST /orders`, `GET /orders/:id`, its events, and the buyer's and merchant's transitions. */
+/** `POST /orders`, `GET /orders/:id`, its events, and the buyer's and merchant's transitions (pay: routes/payments). */
 export function orderRoutes(deps: UseCaseDeps): Router {
   const router = Router();
   router.use('/orders/:id', (req, res, next) => {
@@ -28,11 +28,6 @@ export function orderRoutes(deps: UseCaseDeps): Router {
 
   router.get('/orders/:id/events', async (req, res) => {
     res.json((await readOrderEvents(deps, pathId(req.params.id, 'order'))).map(toEventJson));
-  });
-
-  router.post('/orders/:id/pay', jsonOnly(true), async (req, res) => {
-    const { paymentRef } = parseBody(payBody, req.body);
-    res.json(toOrderJson(await changeOrder(deps, pathId(req.params.id, 'order'), 'pay', { paymentRef })));
   });
 
   for (const event of ['cancel', 'ship', 'complete'] as const) {

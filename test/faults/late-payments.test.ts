@@ -1,27 +1,12 @@
 import { countScenario, report } from './support/invariants';
 import { ORDER_TOTAL, POINTS_GRANTED, seedHoldFixtures } from './support/hold-fixtures';
-import { call, createOrders, createProduct, note, waitUntilSettled } from './support/traffic';
+import { call, createOrders, createProduct, inParallel, note, waitUntilSettled } from './support/traffic';
 import { startTestService, type TestService } from '../support/service';
 
 const ORDERS = 500;
 
 let svc: TestService | undefined;
 afterAll(async () => svc?.destroy());
-
-/** Runs `work` for 0..n-1 with at most `concurrency` at once. */
-async function inParallel<T>(n: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array<T>(n);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        const i = next++;
-        out[i] = await work(i);
-      }
-    }),
-  );
-  return out;
-}
 
 /** What became of order i's holds after the close: its coupon went to another order, its points were taken, or neither. */
 const fate = (i: number) => (['available', 'coupon-taken', 'points-taken', 'available'] as const)[i % 4]!;

@@ -11,6 +11,7 @@ import {
   call,
   createOrders,
   createProduct,
+  inParallel,
   note,
   statusCounts,
   waitUntilSettled,
@@ -184,21 +185,6 @@ test(
   },
   RACE_TIMEOUT,
 );
-
-/** Runs `work` for 0..n-1 with at most `concurrency` at once. */
-async function inParallel<T>(n: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array<T>(n);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        const i = next++;
-        out[i] = await work(i);
-      }
-    }),
-  );
-  return out;
-}
 
 test(
   'two orders racing for the last use of each of 1,000 coupons and the last unit of each of 1,000 promotions: exactly one gets it',

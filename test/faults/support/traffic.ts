@@ -221,3 +221,18 @@ export async function startChildService(env: {
   }
   return handle;
 }
+
+/** Runs `work` for 0..n-1 with at most `concurrency` at once. */
+export async function inParallel<T>(n: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array<T>(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await work(i);
+      }
+    }),
+  );
+  return out;
+}

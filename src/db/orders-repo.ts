@@ -145,17 +145,27 @@ export async function insertOrder(
   };
 }
 
+/** An order with its items, in one round trip (every request that answers with an order reads it). */
 export async function findOrder(db: Knex, id: string): Promise<Order | undefined> {
-  const row = (await db('orders').where({ id }).first()) as OrderRow | undefined;
-  if (!row) return undefined;
-  const items = await db('order_items').where({ order_id: id }).orderBy('product_id');
+  const rows = (await db('orders AS o')
+    .leftJoin('order_items AS i', 'i.order_id', 'o.id')
+    .select('o.*', 'i.product_id', 'i.quantity', 'i.unit_price_cents')
+    .where('o.id', id)
+    .orderBy('i.product_id')) as (OrderRow & {
+    product_id: number | string | null;
+    quantity: number;
+    unit_price_cents: number | string;
+  })[];
+  if (rows.length === 0) return undefined;
   return toOrder(
-    row,
-    items.map((i: { product_id: number | string; quantity: number; unit_price_cents: number | string }) => ({
-      productId: String(i.product_id),
-      quantity: i.quantity,
-      unitPriceCents: Number(i.unit_price_cents),
-    })),
+    rows[0]!,
+    rows
+      .filter((i) => i.product_id !== null)
+      .map((i) => ({
+        productId: String(i.product_id),
+        quantity: i.quantity,
+        unitPriceCents: Number(i.unit_price_cents),
+      })),
   );
 }
 

@@ -45,6 +45,17 @@ async function replay(ctx: UseCaseDeps, stored: Payment, n: PaymentNotice): Prom
   return { status: 200, order: (await findOrder(ctx.db, n.orderId))! };
 }
 
+/**
+ * The order as the pay or revive transition just left it: read before, and the compare-and-set on its state
+ * guarantees nothing else changed since. Saves reading it again, which matters: payments arrive in bursts.
+ */
+const paidNow = (before: Order, n: PaymentNotice, now: Date): Order => ({
+  ...before,
+  status: 'PAID',
+  paymentRef: n.paymentRef,
+  paidAt: now,
+});
+
 /** Pays (or revives) the order with the payment stored CAPTURED in the same transaction. */
 const capture = (ctx: UseCaseDeps, n: PaymentNotice, event: 'pay' | 'revive', now: Date) =>
   retryOnConflict(() =>
@@ -76,13 +87,14 @@ async function refund(
  * A payment after the close: with policy `revive`, take back everything the order held and make it PAID, in one
  * transaction; when anything is gone (or with policy `refund`), the payment is stored for a refund.
  */
-async function late(ctx: UseCaseDeps, n: PaymentNotice): Promise<PaymentResult | undefined> {
+async function late(ctx: UseCaseDeps, closed: Order, n: PaymentNotice): Promise<PaymentResult | undefined> {
   let result: PaymentResult | undefined;
   if (ctx.latePaymentPolicy === 'revive') {
     try {
-      const { applied } = await capture(ctx, n, 'revive', ctx.now());
+      const now = ctx.now();
+      const { applied } = await capture(ctx, n, 'revive', now);
       if (!applied) return undefined;
-      const order = (await findOrder(ctx.db, n.orderId))!;
+      const order = paidNow(closed, n, now);
       logger.info('late payment revived the order', { orderId: n.orderId, paymentRef: n.paymentRef });
       ctx.onPaid?.(order);
       ctx.onLatePayment?.('revived');
@@ -111,12 +123,12 @@ async function apply(ctx: UseCaseDeps, order: Order, n: PaymentNotice): Promise<
       }
       const { applied } = await capture(ctx, n, 'pay', now);
       if (!applied) return undefined;
-      const paid = (await findOrder(ctx.db, n.orderId))!;
+      const paid = paidNow(order, n, now);
       ctx.onPaid?.(paid);
       return { status: 200, order: paid };
     }
     case 'CLOSED':
-      return late(ctx, n);
+      return late(ctx, order, n);
     case 'CANCELLED':
       return refund(ctx, n, 'order-cancelled', 'CANCELLED');
     default:

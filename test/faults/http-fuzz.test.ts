@@ -6,9 +6,10 @@ import { startTestService, type TestService } from '../support/service';
 
 /**
  * Generated bad input (issue 6): random JSON and non-JSON bodies, wrong types, huge numbers, unicode, SQL
- * meta-characters, deep nesting, bodies near and over the 100 kB limit, random content types, paths, ids and
- * Idempotency-Keys, against every route. Properties: never a 5xx; every 4xx is problem+json with type, title,
- * status and detail; the stock of a product only moves with a 201 order (or a 200 cancel of one).
+ * meta-characters, deep nesting, bodies near and over the 100 kB limit, random content types, paths, ids,
+ * Idempotency-Keys and X-Signatures, against every route (coupons, promotions, points and payments too).
+ * Properties: never a 5xx; every 4xx is problem+json with type, title, status and detail; the stock of a
+ * product only moves with a 201 order (or a 200 cancel of one); at the end every hold kind and the money add up.
  */
 
 let svc: TestService;
@@ -211,8 +212,49 @@ const productId = fc.oneof(
   },
 );
 const itemBody = objectOf({ productId, quantity: fc.oneof(fc.integer({ min: 1, max: 3 }), number) });
+/** Percent-encodes text for a path segment; lone surrogates (which encodeURIComponent refuses) become U+FFFD. */
+const encodeSegment = (text: string) => encodeURIComponent(Buffer.from(text, 'utf8').toString('utf8'));
+
+/** An id of something that may exist (a coupon, a promotion) or junk where an id goes. */
+const someId = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 1, max: 8 }).map(String) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 8 }) },
+  {
+    weight: 2,
+    arbitrary: fc.oneof(fc.bigInt({ min: 0n, max: 10n ** 25n }).map(String), fc.constantFrom('0', '-1', '01', '1e3')),
+  },
+);
+/** A date-time: well formed (past, future, with offsets), or not quite. */
+const instant = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .integer({ min: -86_400_000, max: 86_400_000 * 30 })
+      .map((d) => new Date(Date.now() + d).toISOString()),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '2099-01-01T00:00:00Z',
+      '2099-01-01T00:00:00+14:00',
+      '1969-12-31T23:59:59Z',
+      '0001-01-01T00:00:00Z',
+      '9999-12-31T23:59:59.999Z',
+      '+275760-09-13T00:00:00.000Z',
+      '2026-02-30T00:00:00Z',
+      '2026-11-21T20:00:00',
+      '2026-11-21',
+      'tomorrow',
+      '',
+    ),
+  },
+);
+const customerIdText = fc.oneof(fc.constantFrom('fuzz-customer', 'fuzz-other'), weirdText);
+
 const orderBody = objectOf({
-  customerId: fc.oneof(fc.constant('fuzz-customer'), weirdText),
+  customerId: customerIdText,
+  couponId: someId,
+  pointsToRedeem: fc.oneof(fc.integer({ min: 0, max: 500 }), number),
   items: fc.oneof(
     fc.array(itemBody, { minLength: 1, maxLength: 3 }),
     fc.array(itemBody, { minLength: 101, maxLength: 102 }),
@@ -226,7 +268,25 @@ const productBody = objectOf({
   priceCents: number,
   stock: number,
 });
-const payBody = objectOf({ paymentRef: fc.oneof(fc.uuid(), weirdText) });
+const payBody = objectOf({
+  paymentRef: fc.oneof(fc.uuid(), weirdText),
+  amountCents: fc.oneof(fc.constantFrom(1000, 2000, 3000, 0), number),
+});
+const couponBody = objectOf({
+  customerId: customerIdText,
+  discountCents: fc.oneof(fc.integer({ min: 1, max: 500 }), number),
+  minTotalCents: fc.oneof(fc.integer({ min: 0, max: 3000 }), number),
+  expiresAt: instant,
+});
+const promotionBody = objectOf({
+  productId,
+  priceCents: fc.oneof(fc.integer({ min: 0, max: 1000 }), number),
+  quota: fc.oneof(fc.integer({ min: 1, max: 50 }), number),
+  perCustomerLimit: fc.oneof(fc.integer({ min: 1, max: 5 }), number),
+  startsAt: instant,
+  endsAt: instant,
+});
+const pointsBody = objectOf({ delta: fc.oneof(fc.integer({ min: -300, max: 1000 }), number), reason: weirdText });
 
 /** Deeply nested JSON (arrays or objects), up to the body limit. */
 const deepJson = fc.tuple(fc.integer({ min: 100, max: 60_000 }), fc.boolean()).map(([depth, arrays]) => {
@@ -335,13 +395,25 @@ const idempotencyKey = fc.oneof(
     }),
   },
 );
+/** X-Signature: absent mostly (this service has no secret, so it is ignored), or anything. */
+const signatureHeader = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(undefined) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 })
+      .map((h) => `sha256=${h}`),
+  },
+  { weight: 1, arbitrary: headerText(100) },
+);
 const headers = fc
-  .record({ contentType, contentEncoding, idempotencyKey })
-  .map(({ contentType: ct, contentEncoding: ce, idempotencyKey: key }) => {
+  .record({ contentType, contentEncoding, idempotencyKey, signature: signatureHeader })
+  .map(({ contentType: ct, contentEncoding: ce, idempotencyKey: key, signature: sig }) => {
     const h: Record<string, string> = {};
     if (ct !== undefined) h['content-type'] = ct;
     if (ce !== undefined) h['content-encoding'] = ce;
     if (key !== undefined) h['idempotency-key'] = key;
+    if (sig !== undefined) h['x-signature'] = sig;
     return h;
   });
 
@@ -407,6 +479,29 @@ beforeAll(async () => {
     seeded.push(id);
     expectedStock.set(id, INITIAL_STOCK);
   }
+  // Something for orders to hold: coupons and points of the two customers the fuzz uses, a promotion.
+  for (const customerId of ['fuzz-customer', 'fuzz-other']) {
+    for (let i = 0; i < 4; i++) {
+      const res = await svc.api('POST', '/coupons', {
+        customerId,
+        discountCents: 100 + i,
+        minTotalCents: i * 500,
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      });
+      expect(res.status).toBe(201);
+    }
+    const points = await svc.api('POST', `/customers/${customerId}/points`, { delta: 100_000, reason: 'fuzz' });
+    expect(points.status).toBe(200);
+  }
+  const promotion = await svc.api('POST', '/promotions', {
+    productId: seeded[1],
+    priceCents: 700,
+    quota: 1_000_000,
+    perCustomerLimit: 1_000_000,
+    startsAt: new Date(Date.now() - 60_000).toISOString(),
+    endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+  });
+  expect(promotion.status).toBe(201);
 });
 
 afterAll(async () => {
@@ -421,14 +516,19 @@ describe('HTTP bad input, generated', () => {
     // Orders that are valid but for their text (unicode, SQL meta-characters, lengths about the limit), so that
     // stock does move and the tracking has something to check.
     const almostValid = fc
-      .record({
-        customerId: weirdText,
-        items: fc.uniqueArray(fc.record({ productId, quantity: fc.integer({ min: 1, max: 3 }) }), {
-          minLength: 1,
-          maxLength: 3,
-          selector: (i) => String(i.productId),
-        }),
-      })
+      .record(
+        {
+          customerId: fc.oneof(weirdText, fc.constantFrom('fuzz-customer', 'fuzz-other')),
+          items: fc.uniqueArray(fc.record({ productId, quantity: fc.integer({ min: 1, max: 3 }) }), {
+            minLength: 1,
+            maxLength: 3,
+            selector: (i) => String(i.productId),
+          }),
+          couponId: fc.integer({ min: 1, max: 9 }).map(String),
+          pointsToRedeem: fc.integer({ min: 0, max: 5000 }),
+        },
+        { requiredKeys: ['customerId', 'items'] },
+      )
       .map((o) => Buffer.from(JSON.stringify(o)));
     const jsonHeaders = fc
       .record({ contentType: fc.constant('application/json'), idempotencyKey })
@@ -468,11 +568,49 @@ describe('HTTP bad input, generated', () => {
         action,
         fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...acknowledged) }, { weight: 2, arbitrary: idSegment }),
         headers,
-        bodyFor(payBody, () => ({ paymentRef: 'r' })),
+        bodyFor(payBody, () => ({ paymentRef: 'r', amountCents: 1000 })),
       ),
       400,
       ([act, id, h, body]) => exchange('POST', `/orders/${id}/${act}`, h, body),
     );
+  });
+
+  it('POST /coupons, /promotions and /customers/:id/points never answer 5xx and answer 4xx as problem+json', async () => {
+    const customerSegment = fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom('fuzz-customer', 'fuzz-other', 'nobody') },
+      { weight: 2, arbitrary: weirdText.map(encodeSegment) },
+      { weight: 1, arbitrary: idSegment },
+    );
+    const request = fc.oneof(
+      fc.tuple(
+        fc.constant('/coupons'),
+        headers,
+        bodyFor(couponBody, () => ({
+          customerId: 'c',
+          discountCents: 1,
+          minTotalCents: 0,
+          expiresAt: '2099-01-01T00:00:00Z',
+        })),
+      ),
+      fc.tuple(
+        fc.constant('/promotions'),
+        headers,
+        bodyFor(promotionBody, () => ({
+          productId: seeded[2],
+          priceCents: 1,
+          quota: 1,
+          perCustomerLimit: 1,
+          startsAt: '2099-01-01T00:00:00Z',
+          endsAt: '2099-01-02T00:00:00Z',
+        })),
+      ),
+      fc.tuple(
+        customerSegment.map((c) => `/customers/${c}/points`),
+        headers,
+        bodyFor(pointsBody, () => ({ delta: 1, reason: 'r' })),
+      ),
+    );
+    await fuzz(request, 500, ([path, h, body]) => exchange('POST', path, h, body));
   });
 
   it('GET routes with random paths, ids and queries never answer 5xx', async () => {
@@ -494,6 +632,17 @@ describe('HTTP bad input, generated', () => {
       fc.tuple(fc.constantFrom('/products/', '/orders/'), idSegment).map(([p, id]) => p + id),
       idSegment.map((id) => `/orders/${id}/events`),
       query.map((q) => `/stats/timeouts${q}`),
+      fc.tuple(fc.constantFrom('/coupons/', '/promotions/'), idSegment).map(([p, id]) => p + id),
+      fc
+        .tuple(fc.oneof(idSegment, weirdText.map(encodeSegment)), fc.constantFrom('/coupons', '/points'))
+        .map(([c, what]) => `/customers/${c}${what}`),
+      fc
+        .oneof(
+          fc.constantFrom('', '?status=REFUND_REQUIRED', '?status=', '?status=x&status=y', '?limit=0', '?limit=1e9'),
+          fc.string({ unit: 'binary', maxLength: 30 }).map((v) => `?status=${encodeURIComponent(v)}`),
+          fc.string({ unit: 'binary', maxLength: 30 }).map((v) => `?limit=${encodeURIComponent(v)}`),
+        )
+        .map((q) => `/payments${q}`),
       fc.constantFrom(
         '/healthz',
         '/readyz',

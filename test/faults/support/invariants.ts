@@ -1,7 +1,9 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
-import { auditStock } from '../../../src/jobs/audit';
+import { auditHolds } from '../../../src/db/holds';
+import { auditPayments } from '../../../src/db/payments-repo';
+import { SOLD_STATUSES } from '../../../src/domain/order-lifecycle';
 
 /** One line of the fault report (issue 6): what happened to the orders a scenario drove. */
 export interface ScenarioCounts {
@@ -14,10 +16,20 @@ export interface ScenarioCounts {
   paid: number;
   /** Acknowledged orders missing, or still PENDING_PAYMENT past their deadline after the scenario settled. */
   lost: number;
-  /** Orders whose stock went back more than once (more than one releasing event). */
+  /** Orders that gave back what they held more than once (more than one releasing event). */
   doubleRestock: number;
-  /** stock + held + sold = received for every product. */
-  stockConserved: boolean;
+  /**
+   * Every hold kind adds up (order-timeout audit): stock + held + sold = received per product, each coupon held
+   * or used by exactly its one order, promotion units and points as their orders say.
+   */
+  holdsConserved: boolean;
+  /** The kinds that do not add up, when any. */
+  unconserved: string[];
+  /**
+   * Every paid order has exactly one captured payment of its total and no other order has one, so the sum of
+   * all payments = the sum over paid orders + the payments kept for refunds: none lost, none counted twice.
+   */
+  moneyConserved: boolean;
 }
 
 export const RESULTS_FILE = path.join(__dirname, '..', 'out', 'results.jsonl');
@@ -54,7 +66,7 @@ export async function countScenario(
     .whereIn('event', ['timeout', 'cancel'])
     .groupBy('order_id')
     .having(db.raw('COUNT(*) > 1'));
-  const mismatches = await auditStock(db);
+  const unconserved = (await auditHolds(db)).filter((k) => k.mismatches.length > 0).map((k) => k.kind);
   return {
     scenario,
     orders: Number(totals.orders ?? 0),
@@ -63,21 +75,42 @@ export async function countScenario(
     paid: Number(totals.paid ?? 0),
     lost: missing + Number(overdue?.n ?? 0),
     doubleRestock: releases.length,
-    stockConserved: mismatches.length === 0,
+    holdsConserved: unconserved.length === 0,
+    unconserved,
+    moneyConserved: await moneyConserved(db),
   };
 }
 
+/** The money invariant, checked both ways: order by order (the audit), and as sums. */
+async function moneyConserved(db: Knex): Promise<boolean> {
+  if ((await auditPayments(db)).mismatches.length > 0) return false;
+  const [payments] = await db('payments').select(
+    db.raw('COALESCE(SUM(amount_cents), 0) AS total'),
+    db.raw("COALESCE(SUM(CASE WHEN status <> 'CAPTURED' THEN amount_cents END), 0) AS refunds"),
+  );
+  const sold = await db('orders')
+    .whereIn('status', SOLD_STATUSES as string[])
+    .sum({ total: 'total_cents' })
+    .first();
+  return Number(payments.total) === Number(sold?.total ?? 0) + Number(payments.refunds);
+}
+
+const yesNo = (ok: boolean, why = '') => (ok ? 'yes' : `NO${why ? ` (${why})` : ''}`);
+
 export const formatCounts = (c: ScenarioCounts) =>
-  `${c.scenario} | ${c.orders} | ${c.acknowledged} | ${c.closed} | ${c.paid} | ${c.lost} | ${c.doubleRestock} | ${c.stockConserved ? 'yes' : 'NO'}`;
+  `${c.scenario} | ${c.orders} | ${c.acknowledged} | ${c.closed} | ${c.paid} | ${c.lost} | ${c.doubleRestock} | ${yesNo(c.holdsConserved, c.unconserved.join(', '))} | ${yesNo(c.moneyConserved)}`;
 
 /** Prints the scenario's line, records it for the summary, and fails the test if anything was lost. */
 export function report(c: ScenarioCounts): void {
   process.stdout.write(`${formatCounts(c)}\n`);
   mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
   appendFileSync(RESULTS_FILE, `${JSON.stringify(c)}\n`);
-  expect({ lost: c.lost, doubleRestock: c.doubleRestock, stockConserved: c.stockConserved }).toEqual({
-    lost: 0,
-    doubleRestock: 0,
-    stockConserved: true,
-  });
+  expect({ lost: c.lost, doubleRestock: c.doubleRestock, unconserved: c.unconserved, money: c.moneyConserved }).toEqual(
+    {
+      lost: 0,
+      doubleRestock: 0,
+      unconserved: [],
+      money: true,
+    },
+  );
 }

@@ -13,6 +13,7 @@ export function printSummary(): void {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as ScenarioCounts);
-  const header = 'scenario | orders | acknowledged | closed | paid | lost | double-restock | stock-conserved';
+  const header =
+    'scenario | orders | acknowledged | closed | paid | lost | double-restock | conserved | money-conserved';
   process.stdout.write(`\nFault suite\n${header}\n${rows.map(formatCounts).join('\n')}\n`);
 }

@@ -40,30 +40,42 @@ export async function createProduct(baseUrl: string, category: string, stock: nu
 export interface CreatedOrder {
   id: string;
   expiresAt: string;
+  totalCents: number;
+  /** Which of the `n` requests created it. */
+  index: number;
 }
 
 /**
- * Creates `n` one-item orders with at most `concurrency` requests in flight. Returns the orders the service
- * acknowledged (201) and how many requests got something else.
+ * Creates `n` one-item orders with at most `concurrency` requests in flight (`extra(i)` adds fields to the i-th
+ * body, e.g. its customer, coupon and points). Returns the orders the service acknowledged (201) and how many
+ * requests got something else.
  */
 export async function createOrders(
   baseUrl: string,
   productId: string,
   n: number,
   concurrency = 50,
+  extra: (i: number) => Record<string, unknown> = () => ({}),
 ): Promise<{ orders: CreatedOrder[]; failed: number }> {
   const orders: CreatedOrder[] = [];
   let failed = 0;
   let next = 0;
   const worker = async () => {
     while (next < n) {
-      next++;
+      const index = next++;
       try {
         const res = await call(baseUrl, 'POST', '/orders', {
           customerId: 'fault-customer',
           items: [{ productId, quantity: 1 }],
+          ...extra(index),
         });
-        if (res.status === 201) orders.push({ id: String(res.body.id), expiresAt: res.body.expiresAt });
+        if (res.status === 201)
+          orders.push({
+            id: String(res.body.id),
+            expiresAt: res.body.expiresAt,
+            totalCents: res.body.totalCents,
+            index,
+          });
         else failed++;
       } catch {
         failed++;
@@ -151,4 +163,19 @@ export async function startChildService(env: {
   [k: string]: string;
 }): Promise<ChildService> {
   return spawnService({ NODE_ENV: 'test', DELAY_LEVELS: '1s,2s,5s', ...env });
+}
+
+/** Runs `work` for 0..n-1 with at most `concurrency` at once. */
+export async function inParallel<T>(n: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array<T>(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await work(i);
+      }
+    }),
+  );
+  return out;
 }

@@ -1,6 +1,6 @@
 import { loadConfig, type AppConfig, type ConfigOverrides } from '../../src/config';
 import { startService, type ServiceHandle } from '../../src/main';
-import { deleteVhost, dropDatabase, scratchDatabaseUrl, scratchVhost, type Servers } from './scratch';
+import { deleteVhost, dropDatabase, eventually, scratchDatabaseUrl, scratchVhost, type Servers } from './scratch';
 
 export interface TestService extends ServiceHandle {
   config: AppConfig;
@@ -33,6 +33,20 @@ export async function startTestService(overrides: ConfigOverrides = {}, servers:
   });
   const handle = await startService(config);
   const baseUrl = `http://127.0.0.1:${handle.port}`;
+  // The broker connection comes up a moment after start-up returns; tests begin once /readyz says so, as a load
+  // balancer would, rather than each racing it.
+  try {
+    await eventually(
+      async () => (await fetch(`${baseUrl}/readyz`)).status === 200,
+      15_000,
+      'the test service to be ready',
+    );
+  } catch (err) {
+    await handle.stop();
+    await dropDatabase(dbUrl);
+    await deleteVhost(vhost, servers);
+    throw err;
+  }
   let stopped = false;
   return {
     ...handle,

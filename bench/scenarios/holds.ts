@@ -1,8 +1,8 @@
-import autocannon from 'autocannon';
 import type mysql from 'mysql2/promise';
 import {
   createScratch,
   log,
+  postOrders,
   publishDue,
   seedOrders,
   seedProducts,
@@ -109,25 +109,12 @@ export async function holdEverything(pool: mysql.Pool, n: number): Promise<void>
  */
 async function createFor(scratch: Scratch, seconds: number, connections: number, holds: boolean, next: { i: number }) {
   const service = await startServiceProcess(scratch);
-  const result = await autocannon({
-    url: `http://127.0.0.1:${service.port}`,
-    connections,
-    duration: seconds,
-    requests: [
-      {
-        method: 'POST',
-        path: '/orders',
-        headers: { 'content-type': 'application/json' },
-        setupRequest: (req) => {
-          const n = ++next.i;
-          const items = [{ productId: String(1 + (n % PRODUCTS)), quantity: 1 }];
-          const body = holds
-            ? { customerId: `bc-${n}`, items, couponId: String(n), pointsToRedeem: POINTS }
-            : { customerId: 'bench', items };
-          return { ...req, body: JSON.stringify(body) };
-        },
-      },
-    ],
+  const result = await postOrders(service.port, connections, seconds, () => {
+    const n = ++next.i;
+    const items = [{ productId: String(1 + (n % PRODUCTS)), quantity: 1 }];
+    return holds
+      ? { customerId: `bc-${n}`, items, couponId: String(n), pointsToRedeem: POINTS }
+      : { customerId: 'bench', items };
   });
   await service.stop();
   return { perSecond: result['2xx'] / seconds, p99Ms: result.latency.p99, non2xx: result.non2xx };

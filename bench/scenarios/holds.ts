@@ -152,7 +152,7 @@ export async function drain(n: number, holds: boolean): Promise<number> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
- * 6. Holds: the create and close paths with a coupon, a promotion unit and points on every order, next to the same
+ * Holds: the create and close paths with a coupon, a promotion unit and points on every order, next to the same
  * paths with stock only, measured in alternating rounds in the same run (the machine's noise moves both alike);
  * medians of the rounds.
  */

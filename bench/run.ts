@@ -6,11 +6,12 @@ import { backlogDrain } from './scenarios/backlog';
 import { burst } from './scenarios/burst';
 import { pendingCapacity } from './scenarios/capacity';
 import { createRate } from './scenarios/create';
+import { holdsRates } from './scenarios/holds';
 import { steadyLateness } from './scenarios/steady';
 import { log, management, ROOT } from './support';
 
 // `npm run bench` (all but capacity); `-- --quick` for a fast, smaller run; `-- --capacity [--capacity-orders N]`
-// adds the pending-capacity scenario; `-- --only backlog,steady,burst,create,capacity` picks scenarios.
+// adds the pending-capacity scenario; `-- --only backlog,steady,burst,create,holds,capacity` picks scenarios.
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const argValue = (name: string) => {
@@ -140,6 +141,36 @@ async function main(): Promise<void> {
         baseline: `${fmt(r.raw.p50Ms, 1)} / ${fmt(r.raw.p99Ms, 1)} raw`,
         ratio: '',
         target: '',
+      },
+    );
+  }
+  if (wants('holds')) {
+    const r = await holdsRates(quick ? 5 : 10, quick ? 5000 : 10_000, quick ? 1 : 3);
+    results.holds = r;
+    rows.push(
+      {
+        scenario: `create, ${r.connections} conns, coupon + promotion + points (median of ${r.rounds})`,
+        figure: 'orders/s',
+        service: fmt(r.create.holdsPerSecond),
+        baseline: `${fmt(r.create.plainPerSecond)} stock only, same run`,
+        ratio: `${fmt(r.create.holdsPerSecond / r.create.plainPerSecond, 2)}×`,
+        target: '≥ 0.75×',
+      },
+      {
+        scenario: '',
+        figure: 'latency p99 (ms)',
+        service: fmt(r.create.holdsP99Ms, 1),
+        baseline: `${fmt(r.create.plainP99Ms, 1)} stock only`,
+        ratio: '',
+        target: '',
+      },
+      {
+        scenario: `backlog drain (${fmt(r.backlog)}), coupon + promotion + points (median of ${r.rounds})`,
+        figure: 'closes/s',
+        service: fmt(r.close.holdsPerSecond),
+        baseline: `${fmt(r.close.plainPerSecond)} stock only, same run`,
+        ratio: `${fmt(r.close.holdsPerSecond / r.close.plainPerSecond, 2)}×`,
+        target: '≥ 0.75×',
       },
     );
   }

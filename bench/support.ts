@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import autocannon from 'autocannon';
 import amqp from 'amqplib';
 import mysql from 'mysql2/promise';
 import { migrateDatabase } from '../src/db/connect';
@@ -242,4 +243,27 @@ export async function rssOf(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return kb * 1024;
+}
+
+/** autocannon: POST /orders for `seconds` with `connections`, the n-th request's body from `body(n)` (n from 1). */
+export function postOrders(
+  port: number,
+  connections: number,
+  seconds: number,
+  body: (n: number) => unknown,
+): Promise<autocannon.Result> {
+  let n = 0;
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: '/orders',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify(body(++n)) }),
+      },
+    ],
+  });
 }

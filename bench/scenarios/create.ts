@@ -1,6 +1,5 @@
-import autocannon from 'autocannon';
 import { rawCreate } from '../raw-baselines';
-import { createScratch, log, seedProducts, startServiceProcess, PRODUCTS } from '../support';
+import { createScratch, log, postOrders, seedProducts, startServiceProcess, PRODUCTS } from '../support';
 
 export interface CreateResult {
   connections: number;
@@ -16,26 +15,10 @@ export async function createRate(seconds: number, connections = 32): Promise<Cre
     await seedProducts(scratch.pool, 'general');
     const service = await startServiceProcess(scratch);
     log(`create: autocannon, ${connections} connections, ${seconds} s, POST /orders`);
-    let i = 0;
-    const result = await autocannon({
-      url: `http://127.0.0.1:${service.port}`,
-      connections,
-      duration: seconds,
-      requests: [
-        {
-          method: 'POST',
-          path: '/orders',
-          headers: { 'content-type': 'application/json' },
-          setupRequest: (req) => ({
-            ...req,
-            body: JSON.stringify({
-              customerId: 'bench',
-              items: [{ productId: String(1 + (i++ % PRODUCTS)), quantity: 1 }],
-            }),
-          }),
-        },
-      ],
-    });
+    const result = await postOrders(service.port, connections, seconds, (n) => ({
+      customerId: 'bench',
+      items: [{ productId: String(1 + ((n - 1) % PRODUCTS)), quantity: 1 }],
+    }));
     await service.stop();
     log(`create: raw SQL, ${connections} connections, ${seconds} s`);
     const raw = await rawCreate(scratch.pool, connections, seconds * 1000);

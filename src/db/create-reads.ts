@@ -2,7 +2,12 @@ import type { Knex } from 'knex';
 import { lockCouponQuery, toLockedCoupon, type Coupon } from './coupons-repo';
 import { lockPointsQuery, toLockedBalance } from './points-repo';
 import { lockProductsQuery, toProducts, type Product } from './products-repo';
-import { lockActivePromotionsQuery, toActivePromotions, type ActivePromotion } from './promotions-repo';
+import {
+  customerUnitsQuery,
+  lockActivePromotionsQuery,
+  toActivePromotions,
+  type ActivePromotion,
+} from './promotions-repo';
 import { runTogetherRaw } from './run-together';
 
 /** What a create transaction reads (and locks) before it decides: everything the new order would hold. */
@@ -27,20 +32,22 @@ export interface CreateReadRequest {
 }
 
 /**
- * Locks and reads, in one round trip, the rows the new order would take from: products, their active promotions,
- * the coupon, the points account, in the lock order of every transaction (domain/holds). Locked, they cannot
- * change before the takes that follow, so a refusal is decided from exact figures.
+ * Locks and reads, in one round trip, the rows the new order would take from: products, their active promotions
+ * (and the customer's units in them), the coupon, the points account, in the lock order of every transaction
+ * (domain/holds). Locked, they cannot change before the takes that follow, so a refusal is decided from exact
+ * figures.
  */
 export async function readForCreate(trx: Knex.Transaction, req: CreateReadRequest): Promise<CreateReads> {
-  const [products, promotions, ...rest] = await runTogetherRaw(trx, [
+  const [products, promotions, units, ...rest] = await runTogetherRaw(trx, [
     lockProductsQuery(trx, req.productIds),
-    lockActivePromotionsQuery(trx, req.productIds, req.customerId, req.now),
+    lockActivePromotionsQuery(trx, req.productIds, req.now),
+    customerUnitsQuery(trx, req.productIds, req.customerId, req.now),
     ...(req.couponId !== undefined ? [lockCouponQuery(trx, req.couponId)] : []),
     ...(req.pointsToRedeem > 0 ? [lockPointsQuery(trx, req.customerId)] : []),
   ]);
   return {
     products: toProducts(products),
-    promotions: toActivePromotions(promotions),
+    promotions: toActivePromotions(promotions, units),
     coupon: req.couponId !== undefined ? toLockedCoupon(rest.shift()) : undefined,
     pointsBalance: req.pointsToRedeem > 0 ? toLockedBalance(rest.shift()) : 0,
   };

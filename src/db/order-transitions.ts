@@ -86,7 +86,11 @@ export interface CloseDueOptions {
 /** What each order gave back, per kind. */
 function returnedByOrder(holds: readonly Hold[]): Map<string, AmountsByKind> {
   const byOrder = new Map<string, Hold[]>();
-  for (const h of holds) byOrder.set(h.orderId, [...(byOrder.get(h.orderId) ?? []), h]);
+  for (const h of holds) {
+    const own = byOrder.get(h.orderId);
+    if (own) own.push(h);
+    else byOrder.set(h.orderId, [h]);
+  }
   return new Map([...byOrder].map(([id, own]) => [id, amountsByKind(own)]));
 }
 

@@ -2,7 +2,6 @@ import type { Knex } from 'knex';
 import { SOLD_STATUSES, type OrderStatus } from '../domain/order-lifecycle';
 import type { AuditFinding, CheckedStatement } from './holds';
 import { marks } from './holds/hold-store';
-import { affectedRows } from './run-together';
 
 export const PAYMENT_STATUSES = ['CAPTURED', 'REFUND_REQUIRED', 'REFUNDED'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
@@ -60,9 +59,9 @@ export function capturedPayment(trx: Knex.Transaction, n: PaymentNotice, now: Da
 }
 
 /**
- * Stores a payment its order cannot take, as REFUND_REQUIRED, if the order is still `orderStatus` (a
- * compare-and-set: the insert reads the order with a shared lock). False when the order moved meanwhile. A
- * replayed reference surfaces as ER_DUP_ENTRY.
+ * Stores a payment its order cannot take, as REFUND_REQUIRED, if the order is still `orderStatus`: a
+ * compare-and-set on the order, locked for the insert. False when the order moved meanwhile. A replayed reference
+ * surfaces as ER_DUP_ENTRY.
  */
 export async function storeRefundRequired(
   db: Knex,
@@ -71,12 +70,20 @@ export async function storeRefundRequired(
   orderStatus: OrderStatus,
   now: Date,
 ): Promise<boolean> {
-  const inserted: unknown = await db.raw(
-    `INSERT INTO payments (payment_ref, order_id, amount_cents, status, reason, received_at)
-     SELECT ?, id, ?, 'REFUND_REQUIRED', ?, ? FROM orders WHERE id = ? AND status = ?`,
-    [n.paymentRef, n.amountCents, reason, now, n.orderId, orderStatus],
-  );
-  return affectedRows(inserted) === 1;
+  return db.transaction(async (trx) => {
+    const order = (await trx('orders').where({ id: n.orderId }).first('status').forUpdate()) as
+      { status: OrderStatus } | undefined;
+    if (order?.status !== orderStatus) return false;
+    await trx('payments').insert({
+      payment_ref: n.paymentRef,
+      order_id: n.orderId,
+      amount_cents: n.amountCents,
+      status: 'REFUND_REQUIRED',
+      reason,
+      received_at: now,
+    });
+    return true;
+  });
 }
 
 export async function findPayment(db: Knex, paymentRef: string): Promise<Payment | undefined> {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { SOLD_STATUSES } from '../domain/order-lifecycle';
 
 export interface NewPromotion {
   productId: string;
@@ -69,29 +70,62 @@ export async function findPromotion(db: Knex, id: string): Promise<Promotion | u
 
 /**
  * Locks and reads the promotions active at `now` on these products (after the products, as every transaction
- * does), with the units `customerId` already holds or bought in each.
+ * does). Locked, they also hold back every other create or revive of the same promotions, so the customer's units
+ * read next ({@link customerUnitsQuery}) cannot grow before this transaction ends: the per-customer limit needs no
+ * counter of its own.
  */
 export function lockActivePromotionsQuery(
   trx: Knex.Transaction,
   productIds: readonly string[],
-  customerId: string,
   now: Date,
 ): Knex.QueryBuilder {
-  return trx('promotions AS p')
-    .leftJoin('promotion_customers AS c', (j) => {
-      j.on('c.promotion_id', 'p.id').andOn('c.customer_id', trx.raw('?', [customerId]));
-    })
-    .select('p.*', trx.raw('COALESCE(c.units, 0) AS customer_units'))
-    .whereIn('p.product_id', productIds as string[])
-    .andWhere('p.starts_at', '<=', now)
-    .andWhere('p.ends_at', '>', now)
-    .orderBy('p.id')
+  return trx('promotions')
+    .select('*')
+    .whereIn('product_id', productIds as string[])
+    .andWhere('starts_at', '<=', now)
+    .andWhere('ends_at', '>', now)
+    .orderBy('id')
     .forUpdate();
 }
 
 /** The promotions in the rows of {@link lockActivePromotionsQuery}. */
-export const toActivePromotions = (rows: unknown): ActivePromotion[] =>
-  (rows as (PromotionRow & { customer_units: number | string })[]).map((r) => ({
-    ...toPromotion(r),
-    customerUnits: Number(r.customer_units),
-  }));
+export const toPromotions = (rows: unknown): Promotion[] => (rows as PromotionRow[]).map(toPromotion);
+
+const COUNTED = `'PENDING_PAYMENT', ${SOLD_STATUSES.map((st) => `'${st}'`).join(', ')}`;
+
+/**
+ * SQL for the units of promotion `?` (its id as a string) that customer `?` holds or bought: what their pending
+ * and paid orders hold (an index range of order_holds).
+ */
+export const CUSTOMER_UNITS_SQL = `(SELECT COALESCE(SUM(h.amount), 0) FROM order_holds h JOIN orders o ON o.id = h.order_id
+   WHERE h.kind = 'promotion' AND h.resource_id = ? AND h.customer_id = ? AND o.status IN (${COUNTED}))`;
+
+/** The units the customer holds or bought in each promotion active on these products, for the per-customer limit. */
+export function customerUnitsQuery(
+  trx: Knex.Transaction,
+  productIds: readonly string[],
+  customerId: string,
+  now: Date,
+): Knex.Raw {
+  return trx.raw(
+    `SELECT p.id AS promotion_id, SUM(h.amount) AS units
+       FROM promotions p
+       JOIN order_holds h ON h.kind = 'promotion' AND h.resource_id = CAST(p.id AS CHAR) COLLATE utf8mb4_bin
+                         AND h.customer_id = ?
+       JOIN orders o ON o.id = h.order_id AND o.status IN (${COUNTED})
+      WHERE p.product_id IN (${productIds.map(() => '?').join(',')}) AND p.starts_at <= ? AND p.ends_at > ?
+      GROUP BY p.id`,
+    [customerId, ...productIds, now, now],
+  );
+}
+
+/** Active promotions with the customer's units in each, from the rows of the two queries above. */
+export function toActivePromotions(promotions: unknown, units: unknown): ActivePromotion[] {
+  const unitsOf = new Map(
+    (units as { promotion_id: number | string; units: number | string }[]).map((r) => [
+      String(r.promotion_id),
+      Number(r.units),
+    ]),
+  );
+  return toPromotions(promotions).map((p) => ({ ...p, customerUnits: unitsOf.get(p.id) ?? 0 }));
+}

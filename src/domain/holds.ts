@@ -41,7 +41,11 @@ export function sumByResource(holds: readonly Pick<HoldClaim, 'resourceId' | 'am
 /** Holds grouped by kind, each group in the order given. */
 export function groupByKind<T extends { kind: HoldKind }>(holds: readonly T[]): Map<HoldKind, T[]> {
   const groups = new Map<HoldKind, T[]>();
-  for (const h of holds) groups.set(h.kind, [...(groups.get(h.kind) ?? []), h]);
+  for (const h of holds) {
+    const group = groups.get(h.kind);
+    if (group) group.push(h);
+    else groups.set(h.kind, [h]);
+  }
   return groups;
 }
 

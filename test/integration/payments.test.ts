@@ -300,3 +300,27 @@ describe('the audit and money', () => {
     }
   });
 });
+
+describe('late payments and the per-customer limit', () => {
+  it('when the customer bought up to the limit after the close, then the late payment cannot revive the order: 202, nothing taken', async () => {
+    const customerId = newCustomer();
+    const product = await makeProduct(svc, { stock: 10, priceCents: 1000 });
+    const promotion = await makePromotion(svc, product.id, { priceCents: 700, quota: 10, perCustomerLimit: 2 });
+    const first = await svc.api('POST', '/orders', { customerId, items: [{ productId: product.id, quantity: 2 }] });
+    await closeByTimeout(svc, first.body.id);
+    const second = await svc.api('POST', '/orders', { customerId, items: [{ productId: product.id, quantity: 2 }] });
+    expect(second.status).toBe(201);
+    const res = await signed(svc, first.body.id, `limit-${first.body.id}`);
+    expect(res.status).toBe(202);
+    expect((await svc.api('GET', `/promotions/${promotion.id}`)).body.sold).toBe(2);
+    expect(await paymentsOf(svc, first.body.id)).toEqual([
+      expect.objectContaining({ status: 'REFUND_REQUIRED', reason: 'holds-unavailable' }),
+    ]);
+    // Another customer's units do not count against this one.
+    const other = await svc.api('POST', '/orders', {
+      customerId: newCustomer(),
+      items: [{ productId: product.id, quantity: 2 }],
+    });
+    expect(other.status).toBe(201);
+  });
+});

@@ -71,10 +71,14 @@ export async function holdsOf(
   const out: Awaited<ReturnType<typeof holdsOf>> = { stock: Number(product.stock), points: { balance: 0, held: 0 } };
   if (ids.promotionId) {
     out.promotionSold = Number((await svc.db('promotions').where({ id: ids.promotionId }).first('sold')).sold);
+    // A customer's units are what their pending and paid orders hold (no counter of its own).
     const units = await svc
-      .db('promotion_customers')
-      .where({ promotion_id: ids.promotionId, customer_id: ids.customerId })
-      .first('units');
+      .db('order_holds AS h')
+      .join('orders AS o', 'o.id', 'h.order_id')
+      .where({ 'h.kind': 'promotion', 'h.resource_id': ids.promotionId, 'h.customer_id': ids.customerId })
+      .whereIn('o.status', ['PENDING_PAYMENT', 'PAID', 'SHIPPED', 'COMPLETED'])
+      .sum({ units: 'h.amount' })
+      .first();
     out.customerUnits = Number(units?.units ?? 0);
   }
   if (ids.couponId) out.coupon = (await svc.db('coupons').where({ id: ids.couponId }).first('status')).status;

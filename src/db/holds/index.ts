@@ -80,7 +80,7 @@ export function takeStatements(ctx: TakeContext, claims: readonly HoldClaim[]): 
     return ofKind ? s.take(ctx, ofKind) : [];
   });
   const recorded = claims.filter((c) => !HOLD_STORES.find((s) => s.kind === c.kind)!.heldQuery);
-  return [...takes, ...recordHolds(ctx.trx, ctx.orderId, recorded).map((statement) => ({ statement }))];
+  return [...takes, ...recordHolds(ctx.trx, ctx.orderId, ctx.customerId, recorded).map((statement) => ({ statement }))];
 }
 
 /**

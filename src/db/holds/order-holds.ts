@@ -5,22 +5,28 @@ import { marks } from './hold-store';
 
 /** The holds of the given orders recorded in `order_holds` (every kind without a table of its own). */
 export function orderHoldsQuery(trx: Knex.Transaction, orderIds: readonly string[]): Knex.QueryBuilder {
-  return trx('order_holds AS h')
-    .join('orders AS o', 'o.id', 'h.order_id')
-    .select('h.order_id', 'o.customer_id', 'h.kind', 'h.resource_id', 'h.amount')
-    .whereIn('h.order_id', orderIds as string[]);
+  return trx('order_holds')
+    .select('order_id', 'customer_id', 'kind', 'resource_id', 'amount')
+    .whereIn('order_id', orderIds as string[]);
 }
 
 /** The statement recording a new order's claims in `order_holds` (none when there are none). */
 export function recordHolds(
   trx: Knex.Transaction,
   orderId: Knex.Raw,
+  customerId: string,
   claims: readonly HoldClaim[],
 ): Knex.QueryBuilder[] {
   if (claims.length === 0) return [];
   return [
     trx('order_holds').insert(
-      claims.map((c) => ({ order_id: orderId, kind: c.kind, resource_id: c.resourceId, amount: c.amount })),
+      claims.map((c) => ({
+        order_id: orderId,
+        kind: c.kind,
+        resource_id: c.resourceId,
+        customer_id: customerId,
+        amount: c.amount,
+      })),
     ),
   ];
 }

@@ -33,22 +33,14 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('per_customer_limit').notNullable();
     t.specificType('starts_at', 'DATETIME(3)').notNullable();
     t.specificType('ends_at', 'DATETIME(3)').notNullable();
-    // Units held by pending orders and kept by paid ones.
+    // Units held by pending orders and kept by paid ones. A customer's units are counted from their orders
+    // (order_holds), under this row's lock: no counter per customer to keep in step.
     t.integer('sold').notNullable().defaultTo(0);
     t.specificType('created_at', 'DATETIME(3)').notNullable();
     t.specificType('updated_at', 'DATETIME(3)').notNullable();
     t.index(['product_id', 'starts_at'], 'promotions_product');
   });
   await knex.raw('ALTER TABLE promotions ADD CONSTRAINT promotions_sold CHECK (sold >= 0 AND sold <= quota)');
-
-  // Units of a promotion each customer holds or has bought, for perCustomerLimit.
-  await knex.schema.createTable('promotion_customers', (t) => {
-    t.bigInteger('promotion_id').unsigned().notNullable().references('promotions.id');
-    t.string('customer_id', 64).collate(BINARY).notNullable();
-    t.integer('units').notNullable();
-    t.primary(['promotion_id', 'customer_id']);
-  });
-  await knex.raw('ALTER TABLE promotion_customers ADD CONSTRAINT promotion_customers_units CHECK (units >= 0)');
 
   await knex.schema.createTable('points_accounts', (t) => {
     t.string('customer_id', 64).collate(BINARY).primary();
@@ -75,9 +67,11 @@ export async function up(knex: Knex): Promise<void> {
     t.string('kind', 20).notNullable();
     // A promotion or coupon id, or the customer id for points.
     t.string('resource_id', 64).collate(BINARY).notNullable();
+    // The order's customer, so that a customer's units of a promotion are an index range, not a scan.
+    t.string('customer_id', 64).collate(BINARY).notNullable();
     t.bigInteger('amount').notNullable();
     t.primary(['order_id', 'kind', 'resource_id']);
-    t.index(['kind', 'resource_id'], 'order_holds_resource');
+    t.index(['kind', 'resource_id', 'customer_id'], 'order_holds_resource');
   });
 
   await knex.schema.alterTable('orders', (t) => {
@@ -94,14 +88,7 @@ export async function down(knex: Knex): Promise<void> {
     t.dropColumn('points_redeemed');
     t.dropColumn('coupon_id');
   });
-  for (const table of [
-    'order_holds',
-    'points_ledger',
-    'points_accounts',
-    'promotion_customers',
-    'promotions',
-    'coupons',
-  ]) {
+  for (const table of ['order_holds', 'points_ledger', 'points_accounts', 'promotions', 'coupons']) {
     await knex.schema.dropTableIfExists(table);
   }
 }

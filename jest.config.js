@@ -28,6 +28,16 @@ module.exports = {
       ...common,
       displayName: 'faults',
       testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/faults/cluster/'],
+      globalSetup: '<rootDir>/test/faults/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/faults/support/global-teardown.ts',
+    },
+    // npm run test:cluster: the fault scenarios on a private three-node RabbitMQ cluster, which they start (a
+    // project of its own, so its table prints apart and it can run as a CI step of its own).
+    {
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/faults/cluster/**/*.test.ts'],
       globalSetup: '<rootDir>/test/faults/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/faults/support/global-teardown.ts',
     },

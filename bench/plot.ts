@@ -50,3 +50,46 @@ ${ticks}
 </svg>
 `;
 }
+
+/** One curve of {@link timeSeriesSvg}: samples `[seconds since start, value]` in its own unit. */
+export interface Series {
+  name: string;
+  unit: string;
+  points: [number, number][];
+}
+
+/** Curves over time as a self-contained SVG, one panel per series (their units differ), sharing the time axis. */
+export function timeSeriesSvg(series: Series[], title: string): string {
+  const W = 760;
+  const panelH = 120;
+  const m = { l: 70, r: 20, t: 40, gap: 30, b: 40 };
+  const pw = W - m.l - m.r;
+  const H = m.t + series.length * (panelH + m.gap) + m.b;
+  const tMax = Math.max(1, ...series.flatMap((s) => s.points.map(([t]) => t)));
+  const x = (t: number) => m.l + (t / tMax) * pw;
+  const panels = series.map((s, k) => {
+    const top = m.t + k * (panelH + m.gap);
+    const vMax = Math.max(1e-9, ...s.points.map(([, v]) => v)) * 1.1;
+    const y = (v: number) => top + panelH - (v / vMax) * panelH;
+    const path = s.points.map(([t, v], i) => `${i === 0 ? 'M' : 'L'}${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+    const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toPrecision(3));
+    return `<text x="${m.l}" y="${top - 6}" font-size="12">${s.name} (${s.unit})</text>
+<line x1="${m.l}" y1="${top + panelH}" x2="${m.l + pw}" y2="${top + panelH}" stroke="#999"/>
+<line x1="${m.l}" y1="${top}" x2="${m.l}" y2="${top + panelH}" stroke="#999"/>
+<text x="${m.l - 6}" y="${top + 10}" font-size="10" text-anchor="end">${fmt(vMax)}</text>
+<text x="${m.l - 6}" y="${top + panelH}" font-size="10" text-anchor="end">0</text>
+<path d="${path}" fill="none" stroke="#4a7bd0" stroke-width="1.5"/>`;
+  });
+  const ticks = Array.from({ length: 7 }, (_, k) => {
+    const t = (tMax * k) / 6;
+    return `<text x="${x(t).toFixed(1)}" y="${H - m.b + 16}" font-size="11" text-anchor="middle">${(t / 60).toFixed(1)}</text>`;
+  }).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${m.l}" y="20" font-size="14">${title}</text>
+${panels.join('\n')}
+${ticks}
+<text x="${m.l + pw / 2}" y="${H - 8}" font-size="12" text-anchor="middle">minutes</text>
+</svg>
+`;
+}

@@ -6,12 +6,14 @@ import { backlogDrain } from './scenarios/backlog';
 import { burst } from './scenarios/burst';
 import { pendingCapacity } from './scenarios/capacity';
 import { createRate } from './scenarios/create';
+import { eventsRates } from './scenarios/events';
 import { holdsRates } from './scenarios/holds';
+import { overload, type OverloadRun } from './scenarios/overload';
 import { steadyLateness } from './scenarios/steady';
 import { log, management, ROOT } from './support';
 
 // `npm run bench` (all but capacity); `-- --quick` for a fast, smaller run; `-- --capacity [--capacity-orders N]`
-// adds the pending-capacity scenario; `-- --only backlog,steady,burst,create,holds,capacity` picks scenarios.
+// adds the pending-capacity scenario; `-- --only backlog,steady,burst,create,holds,events,overload,capacity` picks scenarios.
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const argValue = (name: string) => {
@@ -171,6 +173,97 @@ async function main(): Promise<void> {
         baseline: `${fmt(r.close.plainPerSecond)} stock only, same run`,
         ratio: `${fmt(r.close.holdsPerSecond / r.close.plainPerSecond, 2)}×`,
         target: '≥ 0.75×',
+      },
+    );
+  }
+  if (wants('events')) {
+    const r = await eventsRates(quick ? 5 : 10, quick ? 5000 : 10_000, quick ? 1 : 3);
+    results.events = r;
+    const { on, off } = r.create;
+    const sameRun = (value: number, baseline: number) => ({
+      service: fmt(value),
+      baseline: `${fmt(baseline)} events off, same run`,
+      ratio: `${fmt(value / baseline, 2)}×`,
+      target: '≥ 0.8×',
+    });
+    const median = `(median of ${r.rounds})`;
+    rows.push(
+      {
+        scenario: `create, ${r.connections} conns, events + 1 webhook URL on vs off ${median}`,
+        figure: 'orders/s',
+        ...sameRun(on.perSecond, off.perSecond),
+      },
+      {
+        scenario: '',
+        figure: 'latency p99 (ms)',
+        service: fmt(on.p99Ms, 1),
+        baseline: `${fmt(off.p99Ms, 1)} events off`,
+        ratio: '',
+        target: '',
+      },
+      {
+        scenario: `backlog drain (${fmt(r.backlog)}), events + 1 webhook URL on vs off ${median}`,
+        figure: 'closes/s',
+        ...sameRun(r.close.onPerSecond, r.close.offPerSecond),
+      },
+      {
+        scenario: '',
+        figure: 'closed events confirmed/s',
+        service: fmt(r.close.onEventsPerSecond),
+        baseline: 'first close → last confirm',
+        ratio: '',
+        target: '',
+      },
+      {
+        scenario: '',
+        figure: 'closed events delivered to the webhook/s',
+        service: fmt(r.close.onWebhooksPerSecond),
+        baseline: 'first close → last delivery',
+        ratio: '',
+        target: '',
+      },
+    );
+  }
+  if (wants('overload')) {
+    const r = await overload(1000, quick ? 8 : 15);
+    results.overload = r;
+    const answers = (run: OverloadRun) =>
+      Object.entries(run.responses)
+        .filter(([, n]) => n > 0)
+        .map(([code, n]) => `${code}: ${fmt(n)}`)
+        .join(', ');
+    rows.push(
+      {
+        scenario: `overload: ${fmt(r.offeredPerSecond)} creates/s offered for ${r.seconds} s, ${r.connections} conns`,
+        figure: 'answers',
+        service: answers(r.shedding),
+        baseline: `${answers(r.unbounded)} (no shedding)`,
+        ratio: '',
+        target: '201 or 503 only',
+      },
+      {
+        scenario: '',
+        figure: 'created/s; answer p99 (ms)',
+        service: `${fmt(r.shedding.createdPerSecond)}; ${fmt(r.shedding.p99Ms)}`,
+        baseline: `${fmt(r.unbounded.createdPerSecond)}; ${fmt(r.unbounded.p99Ms)}`,
+        ratio: '',
+        target: '',
+      },
+      {
+        scenario: '',
+        figure: 'close lateness meanwhile p50 / p99 (ms)',
+        service: `${fmt(r.shedding.lateness.p50Ms)} / ${fmt(r.shedding.lateness.p99Ms)}`,
+        baseline: `${fmt(r.unbounded.lateness.p50Ms)} / ${fmt(r.unbounded.lateness.p99Ms)}`,
+        ratio: '',
+        target: 'p99 ≤ 100',
+      },
+      {
+        scenario: '',
+        figure: 'stock + held + sold − received',
+        service: fmt(r.shedding.stockDifference),
+        baseline: fmt(r.unbounded.stockDifference),
+        ratio: '',
+        target: '0',
       },
     );
   }

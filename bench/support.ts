@@ -189,6 +189,7 @@ export async function startServiceProcess(scratch: Scratch, env: Record<string, 
       NODE_ENV: 'production',
       // Production requires it; the benchmarks send no payments.
       PAYMENT_WEBHOOK_SECRET: 'bench-webhook-secret',
+      ADMIN_TOKEN: 'bench-admin-token',
       MYSQL_URL: scratch.mysqlUrl,
       AMQP_URL: scratch.amqpUrl,
       ...env,
@@ -229,6 +230,19 @@ export async function waitFor(
     }
     await sleep(100);
   }
+}
+
+/** Waits until no order of the scratch database is PENDING_PAYMENT any more, reporting how many still are. */
+export function waitForNonePending(pool: mysql.Pool, what: string, timeoutMs: number): Promise<void> {
+  return waitFor(
+    what,
+    async () => {
+      const [rows] = await pool.query("SELECT COUNT(*) AS n FROM orders WHERE status = 'PENDING_PAYMENT'");
+      const pending = Number((rows as { n: number }[])[0]!.n);
+      return { done: pending === 0, progress: `${pending} pending` };
+    },
+    timeoutMs,
+  );
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

@@ -3,6 +3,11 @@ import { z } from 'zod';
 import { parseDelayLevels, type DelayLevel } from './domain/delay-plan';
 import { parseDuration } from './domain/duration';
 import type { PaymentTimeouts } from './domain/payment-window';
+import { webhookSecretProblem } from './webhooks/signing';
+import { checkPolicy, policyText, type Policy } from './domain/policy';
+import { redactUrl, splitUrlList, urlListProblems } from './broker-urls';
+
+export { redactUrl } from './broker-urls';
 
 /** Validated service configuration; every duration is in milliseconds. */
 export interface AppConfig {
@@ -18,10 +23,25 @@ export interface AppConfig {
     requestTimeout: number;
     /** Longest a client may take to send the request headers (default 10s; at most `requestTimeout`). */
     headersTimeout: number;
+    /** API requests served at once (`HTTP_MAX_IN_FLIGHT`, default 64); up to 16 times as many more may wait in line. */
+    maxInFlight: number;
+    /** Longest a request waits in line before 503 `overloaded` with `Retry-After` (`HTTP_MAX_QUEUE_WAIT`, default 1s). */
+    maxQueueWait: number;
   };
   amqp: {
-    /** Broker URL (`AMQP_URL`); may carry credentials, so never log it as is. */
+    /**
+     * Broker URL (`AMQP_URL`), or the comma-separated URLs of the nodes of one cluster; may carry credentials, so
+     * never log it as is.
+     */
     url: string;
+    /** `url` split into its nodes' URLs, in the order given (derived, not a configuration key). */
+    urls: string[];
+    /**
+     * `x-quorum-initial-group-size` declared on every quorum queue (`AMQP_QUORUM_INITIAL_GROUP_SIZE`, default 0:
+     * not declared, RabbitMQ's default applies). Part of a queue's identity: changing it on existing queues is a
+     * migration (docs/cluster.md).
+     */
+    quorumInitialGroupSize: number;
     /** AMQP heartbeat (default 10s): how fast a hung broker is noticed. */
     heartbeat: number;
     /** How long a publish may wait for the broker's confirm before it counts as failed (default 10s). */
@@ -32,15 +52,35 @@ export interface AppConfig {
   mysql: {
     /** MySQL / MariaDB URL (`MYSQL_URL`); the database is created when missing. */
     url: string;
-    /** Connections in the pool (default 10). */
+    /** Connections in the pool of the HTTP API (`MYSQL_POOL_SIZE`, default 10). */
     poolSize: number;
+    /**
+     * Connections of the closer, sweeper, outbox relay and retention job (`MYSQL_BACKGROUND_POOL_SIZE`, default 8):
+     * a pool of their own, so timeouts close on time however busy HTTP is.
+     */
+    backgroundPoolSize: number;
     /** Apply pending migrations at start-up (`MYSQL_MIGRATE_ON_START`, default true); when false, a schema behind stops start-up. */
     migrateOnStart: boolean;
   };
   /** Delay levels, ascending (`DELAY_LEVELS`). */
   delayLevels: DelayLevel[];
-  /** Payment window per category (`ORDER_PAYMENT_TIMEOUTS`). */
+  /** Payment window per category (`ORDER_PAYMENT_TIMEOUTS`): the seed of the policy's windows (version 1). */
   orderPaymentTimeouts: PaymentTimeouts;
+  /** Payment reminder per category, time before the deadline (`PAYMENT_REMINDERS`, default none): the policy's seed. */
+  paymentReminders: Record<string, number>;
+  /** How long after shipping an order completes by itself (`AUTO_COMPLETE_AFTER`, default 7d): the policy's seed. */
+  autoCompleteAfter: number;
+  admin: {
+    /**
+     * Bearer token of the admin routes (`ADMIN_TOKEN`), compared in constant time; empty: the admin routes answer
+     * 401 to everyone. Required in production; never logged.
+     */
+    token: string;
+  };
+  policy: {
+    /** How often each process looks for a newer policy version in the database (default 1s; at most 5s). */
+    pollInterval: number;
+  };
   closer: {
     /** Unacknowledged timeout messages held at once (default 500). */
     prefetch: number;
@@ -103,6 +143,26 @@ export interface AppConfig {
     /** What a payment for an order that timed out does (`LATE_PAYMENT_POLICY`, default revive): revive it or refund. */
     latePaymentPolicy: 'revive' | 'refund';
   };
+  webhooks: {
+    /** Where every event is POSTed (`WEBHOOK_URLS`, comma-separated http(s) URLs); empty, no webhooks. */
+    urls: string[];
+    /** Standard Webhooks signing key (`WEBHOOK_SECRET`, `whsec_<base64>`); required with `urls`; never logged. */
+    secret: string;
+    /** Longest one delivery attempt may take, connecting included (`WEBHOOK_TIMEOUT`, default 15s). */
+    timeout: number;
+    /** How long after its first attempt a delivery is retried before it is parked (`WEBHOOK_MAX_AGE`, default 24h). */
+    maxAge: number;
+    /** Deliveries in flight at once per URL (default 4): also that URL's queue prefetch. */
+    concurrency: number;
+  };
+  events: {
+    /**
+     * Publish order events to `order.events` (`ORDER_EVENTS`, default true): every transition writes its event row in
+     * the outbox. Off: none are written (a shop with no consumers saves the writes); nothing is published for the
+     * time it was off.
+     */
+    enabled: boolean;
+  };
 }
 
 /** Which environment variable feeds which key, so errors can name both. */
@@ -110,12 +170,20 @@ const ENV_NAMES: Record<string, string> = {
   'http.port': 'HTTP_PORT',
   'http.requestTimeout': 'HTTP_REQUEST_TIMEOUT',
   'http.headersTimeout': 'HTTP_HEADERS_TIMEOUT',
+  'http.maxInFlight': 'HTTP_MAX_IN_FLIGHT',
+  'http.maxQueueWait': 'HTTP_MAX_QUEUE_WAIT',
   'amqp.url': 'AMQP_URL',
   'amqp.managementUrl': 'RABBITMQ_MANAGEMENT_URL',
+  'amqp.quorumInitialGroupSize': 'AMQP_QUORUM_INITIAL_GROUP_SIZE',
   'mysql.url': 'MYSQL_URL',
   'mysql.migrateOnStart': 'MYSQL_MIGRATE_ON_START',
+  'mysql.poolSize': 'MYSQL_POOL_SIZE',
+  'mysql.backgroundPoolSize': 'MYSQL_BACKGROUND_POOL_SIZE',
   delayLevels: 'DELAY_LEVELS',
   orderPaymentTimeouts: 'ORDER_PAYMENT_TIMEOUTS',
+  paymentReminders: 'PAYMENT_REMINDERS',
+  autoCompleteAfter: 'AUTO_COMPLETE_AFTER',
+  'admin.token': 'ADMIN_TOKEN',
   'sweeper.interval': 'SWEEP_INTERVAL',
   'idempotency.retention': 'IDEMPOTENCY_RETENTION',
   'shutdown.readinessDelay': 'SHUTDOWN_READINESS_DELAY',
@@ -123,6 +191,11 @@ const ENV_NAMES: Record<string, string> = {
   'log.level': 'LOG_LEVEL',
   'payments.webhookSecret': 'PAYMENT_WEBHOOK_SECRET',
   'payments.latePaymentPolicy': 'LATE_PAYMENT_POLICY',
+  'webhooks.urls': 'WEBHOOK_URLS',
+  'webhooks.secret': 'WEBHOOK_SECRET',
+  'webhooks.timeout': 'WEBHOOK_TIMEOUT',
+  'webhooks.maxAge': 'WEBHOOK_MAX_AGE',
+  'events.enabled': 'ORDER_EVENTS',
 };
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -163,7 +236,8 @@ const flag = z.union([z.boolean(), z.string()]).transform((value, ctx) => {
   return z.NEVER;
 });
 
-const paymentTimeouts = z
+/** Durations per category, as an object or (from the environment) JSON text. */
+const durationsByCategory = z
   .union([z.string(), z.record(z.unknown())])
   .transform((value, ctx) => {
     if (typeof value !== 'string') return value;
@@ -174,7 +248,9 @@ const paymentTimeouts = z
       return z.NEVER;
     }
   })
-  .pipe(z.record(duration))
+  .pipe(z.record(duration));
+
+const paymentTimeouts = durationsByCategory
   .refine((r) => r.default !== undefined, 'needs a "default" window, e.g. {"default":"15m"}')
   .transform((r) => r as PaymentTimeouts);
 
@@ -187,6 +263,14 @@ const delayLevels = z.string().transform((value, ctx) => {
   }
 });
 
+// A list in a file, or comma-separated text from the environment.
+const webhookUrls = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (typeof value === 'string' ? value.split(',') : value).map((u) => u.trim()).filter(Boolean))
+  .superRefine((urls, ctx) => {
+    for (const problem of webhookUrlProblems(urls)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  });
+
 // Every section is strict: a key the service does not know (a typo such as `closer.prefetchh`) stops start-up
 // instead of being silently ignored.
 const section = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
@@ -197,6 +281,8 @@ const schema = section({
     bodyLimit: z.string(),
     requestTimeout: duration,
     headersTimeout: duration,
+    maxInFlight: positiveInt,
+    maxQueueWait: duration,
   })
     .refine((h) => h.requestTimeout > 0 && h.headersTimeout > 0, {
       message: 'must be more than 0',
@@ -207,18 +293,29 @@ const schema = section({
       path: ['headersTimeout'],
     }),
   amqp: section({
-    url: z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://'),
+    url: z.string().superRefine((value, ctx) => {
+      for (const message of urlListProblems(value)) ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+    }),
     heartbeat: duration,
     publishTimeout: duration,
     managementUrl: z.string().regex(/^https?:\/\//, 'must start with http:// or https://'),
+    quorumInitialGroupSize: z.coerce.number().int().min(0),
   }),
   mysql: section({
     url: z.string().regex(/^mysql:\/\//, 'must start with mysql://'),
     poolSize: positiveInt,
+    backgroundPoolSize: positiveInt,
     migrateOnStart: flag,
   }),
   delayLevels,
   orderPaymentTimeouts: paymentTimeouts,
+  paymentReminders: durationsByCategory,
+  autoCompleteAfter: duration,
+  admin: section({ token: z.string() }),
+  policy: section({ pollInterval: duration }).refine((p) => p.pollInterval <= 5_000, {
+    message: 'must be at most 5s: a policy change reaches every process within 5 s',
+    path: ['pollInterval'],
+  }),
   closer: section({
     prefetch: positiveInt,
     batchSize: positiveInt,
@@ -239,6 +336,16 @@ const schema = section({
     webhookSecret: z.string(),
     latePaymentPolicy: z.enum(['revive', 'refund'], { message: 'must be revive or refund' }),
   }),
+  webhooks: section({
+    urls: webhookUrls,
+    // Checked after the sections (checkWebhookSecret): whether it is needed depends on urls, and its value must
+    // never reach an error message.
+    secret: z.string(),
+    timeout: duration,
+    maxAge: duration,
+    concurrency: positiveInt,
+  }),
+  events: section({ enabled: flag }),
 });
 
 export class ConfigError extends Error {}
@@ -264,14 +371,16 @@ export function isLoopbackHost(hostname: string): boolean {
  * that is not on this machine: guest is a well-known password, and RabbitMQ itself only lets it in over
  * loopback, so such a configuration is a mistake.
  */
-function checkProductionBroker(url: string, nodeEnv: string | undefined): void {
+function checkProductionBroker(urls: readonly string[], nodeEnv: string | undefined): void {
   if (nodeEnv !== 'production') return;
-  const parsed = new URL(url);
-  const user = decodeURIComponent(parsed.username);
-  if ((user === '' || user === 'guest') && !isLoopbackHost(parsed.hostname)) {
-    throw new ConfigError(
-      `Invalid configuration:\n  amqp.url (AMQP_URL): the ${user === '' ? 'default (guest)' : 'guest'} user is refused in production on a broker that is not on this machine (${parsed.hostname}); give the service its own RabbitMQ user`,
-    );
+  for (const url of urls) {
+    const parsed = new URL(url);
+    const user = decodeURIComponent(parsed.username);
+    if ((user === '' || user === 'guest') && !isLoopbackHost(parsed.hostname)) {
+      throw new ConfigError(
+        `Invalid configuration:\n  amqp.url (AMQP_URL): the ${user === '' ? 'default (guest)' : 'guest'} user is refused in production on a broker that is not on this machine (${parsed.hostname}); give the service its own RabbitMQ user`,
+      );
+    }
   }
 }
 
@@ -283,6 +392,69 @@ function checkProductionPayments(secret: string, nodeEnv: string | undefined): v
   );
 }
 
+/** What is wrong with a list of webhook URLs: unparseable, not http(s), or twice. Never echoes a password. */
+function webhookUrlProblems(urls: readonly string[]): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const [i, text] of urls.entries()) {
+    let parsed: URL;
+    try {
+      parsed = new URL(text);
+    } catch {
+      // Its text is not shown: it might be a URL with a password that failed to parse.
+      problems.push(`entry ${i + 1} is not a URL`);
+      continue;
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      problems.push(`${redactUrl(text)} must start with http:// or https://`);
+    else if (seen.has(parsed.href)) problems.push(`${redactUrl(text)} is listed twice`);
+    seen.add(parsed.href);
+  }
+  return problems;
+}
+
+/** Webhooks are always signed: URLs without a usable secret stop start-up (the message never shows the secret). */
+function checkWebhookSecret(webhooks: { urls: string[]; secret: string }): void {
+  const problem =
+    webhooks.urls.length === 0 && webhooks.secret.trim() === '' ? undefined : webhookSecretProblem(webhooks.secret);
+  if (problem) throw new ConfigError(`Invalid configuration:\n  webhooks.secret (WEBHOOK_SECRET): ${problem}`);
+}
+
+/** Production protects the admin routes (they change every order's payment window) with a token. */
+function checkProductionAdmin(token: string, nodeEnv: string | undefined): void {
+  if (nodeEnv !== 'production' || token.trim() !== '') return;
+  throw new ConfigError(
+    'Invalid configuration:\n  admin.token (ADMIN_TOKEN): required in production: the bearer token of /admin/policy',
+  );
+}
+
+/** The seed of the policy must be a policy the admin API would accept (limits, reminders shorter than windows). */
+function checkSeedPolicy(config: AppConfig): void {
+  const checked = checkPolicy(policyText(seedPolicy(config)));
+  if (checked.ok) return;
+  const keys: Record<string, string> = {
+    paymentWindows: 'orderPaymentTimeouts (ORDER_PAYMENT_TIMEOUTS)',
+    paymentReminders: 'paymentReminders (PAYMENT_REMINDERS)',
+    autoCompleteAfter: 'autoCompleteAfter (AUTO_COMPLETE_AFTER)',
+  };
+  const lines = checked.issues.map((i) => {
+    const [top, ...rest] = i.path.split('.');
+    return `  ${keys[top!] ?? top}${rest.length ? ` ${rest.join('.')}` : ''}: ${i.message}`;
+  });
+  throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+}
+
+/** The policy the configuration describes: version 1 when the database has none yet. */
+export function seedPolicy(
+  config: Pick<AppConfig, 'orderPaymentTimeouts' | 'paymentReminders' | 'autoCompleteAfter'>,
+): Policy {
+  return {
+    paymentWindows: config.orderPaymentTimeouts,
+    paymentReminders: config.paymentReminders,
+    autoCompleteAfterMs: config.autoCompleteAfter,
+  };
+}
+
 /**
  * Validates raw configuration (node-config's merged object); throws a ConfigError naming each bad key.
  * `nodeEnv` (default `NODE_ENV`) turns on the production-only checks.
@@ -292,15 +464,29 @@ export function parseConfig(raw: unknown, nodeEnv: string | undefined = process.
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const key = issue.path.join('.') || '(top level)';
-      const top = issue.path[0] === 'orderPaymentTimeouts' ? 'orderPaymentTimeouts' : key;
+      const top = String(issue.path[0]);
       const env = ENV_NAMES[key] ?? ENV_NAMES[top];
       return `  ${key}${env ? ` (${env})` : ''}: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  checkProductionBroker(result.data.amqp.url, nodeEnv);
+  const urls = splitUrlList(result.data.amqp.url);
+  checkProductionBroker(urls, nodeEnv);
   checkProductionPayments(result.data.payments.webhookSecret, nodeEnv);
-  return { ...result.data, http: { ...result.data.http, bodyLimit: parseBytes(result.data.http.bodyLimit) } };
+  checkWebhookSecret(result.data.webhooks);
+  // Webhooks deliver what is published to order.events: with events off they would silently get nothing.
+  if (result.data.webhooks.urls.length > 0 && !result.data.events.enabled)
+    throw new ConfigError(
+      'Invalid configuration:\n  events.enabled (ORDER_EVENTS): must be true when WEBHOOK_URLS is set: webhooks deliver the order events',
+    );
+  checkProductionAdmin(result.data.admin.token, nodeEnv);
+  const config = {
+    ...result.data,
+    http: { ...result.data.http, bodyLimit: parseBytes(result.data.http.bodyLimit) },
+    amqp: { ...result.data.amqp, urls },
+  };
+  checkSeedPolicy(config);
+  return config;
 }
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
@@ -327,15 +513,4 @@ export function loadConfig(overrides: ConfigOverrides = {}): AppConfig {
   const nodeConfig = require('config') as { util: { toObject(o?: unknown): Record<string, unknown> } };
   const raw = nodeConfig.util.toObject();
   return parseConfig(merge(raw, overrides));
-}
-
-/** A URL with its password replaced, fit for logs and error messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable url>';
-  }
 }

@@ -17,6 +17,9 @@ export type ProblemType =
   | 'payload-too-large'
   | 'unsupported-media-type'
   | 'not-ready'
+  | 'overloaded'
+  | 'unauthorized'
+  | 'invalid-policy'
   | 'internal';
 
 /** The one error type the application throws on purpose; `status` is the HTTP status it maps to. */

@@ -3,9 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Knex } from 'knex';
-import { ConfigError, loadConfig, redactUrl, type AppConfig } from './config';
-import { assertSchemaCurrent, connectDatabase, migrateDatabase } from './db/connect';
+import { ConfigError, loadConfig, redactUrl, seedPolicy as configuredPolicy, type AppConfig } from './config';
+import { assertAutoIncrementStep, assertSchemaCurrent, connectDatabase, migrateDatabase } from './db/connect';
+import type { EventWriting } from './db/order-event-outbox';
 import { outboxBacklog } from './db/outbox-repo';
+import { seedPolicy } from './db/policy-repo';
+import { holdPolicy, policyText } from './domain/policy';
+import { logPolicyAdopted, watchPolicy } from './jobs/policy-watch';
 import { loadEnvFile } from './env-file';
 import { createHttpApp } from './http/app';
 import { errorFields, logger, setLogLevel } from './log';
@@ -17,7 +21,10 @@ import { checkTopologyAtStart, connectBroker, type BrokerHealth } from './messag
 import { Closer } from './messaging/closer';
 import { OutboxRelay } from './messaging/outbox-relay';
 import { Publisher } from './messaging/publisher';
-import { buildTopology } from './messaging/topology';
+import { serviceTopology } from './messaging/service-topology';
+import { WebhookDispatcher } from './webhooks/dispatcher';
+import { webhookKey } from './webhooks/signing';
+import { webhookTargets } from './webhooks/targets';
 
 /** A running service; `stop` drains it. */
 export interface ServiceHandle {
@@ -33,26 +40,36 @@ export interface ServiceHandle {
  */
 export async function startService(config: AppConfig): Promise<ServiceHandle> {
   setLogLevel(config.log.level);
-  logger.info('starting', { mysql: redactUrl(config.mysql.url), amqp: redactUrl(config.amqp.url) });
-  const topology = buildTopology({ levels: config.delayLevels, deliveryLimit: config.closer.deliveryLimit });
+  logger.info('starting', { mysql: redactUrl(config.mysql.url), amqp: config.amqp.urls.map(redactUrl).join(',') });
+  const topology = serviceTopology(config);
   if (config.mysql.migrateOnStart) await migrateDatabase(config.mysql);
   else await assertSchemaCurrent(config.mysql);
-  await checkTopologyAtStart(config.amqp.url, topology);
+  await checkTopologyAtStart(config.amqp.urls, topology);
 
-  // The service's transactions (create, close) send their statements together, in one round trip each.
+  // The service's transactions (create, close) send their statements together, in one round trip each. HTTP and
+  // the background work (closer, sweeper, relay, retention) have a pool each: a flood of requests cannot starve
+  // the closer of connections, so timeouts close on time however busy the API is.
   const db = connectDatabase({ ...config.mysql, multipleStatements: true });
+  await assertAutoIncrementStep(db);
+  const backgroundDb = connectDatabase({
+    ...config.mysql,
+    poolSize: config.mysql.backgroundPoolSize,
+    multipleStatements: true,
+  });
   const now = () => new Date();
   const processId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   let draining = false;
 
   const health: BrokerHealth = {};
-  const connection = connectBroker({ url: config.amqp.url, heartbeatMs: config.amqp.heartbeat });
+  const connection = connectBroker({ urls: config.amqp.urls, heartbeatMs: config.amqp.heartbeat });
   // What /readyz checks, by dependency; /metrics reports the same checks as order_timeout_ready.
   const dependencies = {
     broker: () => connection.isConnected(),
     'broker-topology': () => !health.topologyError,
+    // Checked on the background pool: a saturated API pool is load, not a dead database, and must not take every
+    // instance out of the load balancer at once.
     database: () =>
-      db.raw('SELECT 1').then(
+      backgroundDb.raw('SELECT 1').then(
         () => true,
         () => false,
       ),
@@ -61,10 +78,11 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     outboxBacklog: () => outboxBacklog(db, now()),
     readiness: dependencies,
     closerConsumers: () => closer.consumerCount,
+    webhookTargets: config.webhooks.urls.length,
   });
   const publisher = new Publisher(connection, topology, config.amqp.publishTimeout, health);
   const relay = new OutboxRelay({
-    db,
+    db: backgroundDb,
     publisher,
     levels: config.delayLevels,
     processId,
@@ -72,9 +90,15 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     intervalMs: config.outbox.relayInterval,
     batchSize: config.outbox.batchSize,
     now,
+    onEventPublished: (kind) => metrics.countEventPublished(kind),
   });
+  // Order events (contract §9): written in each transition's transaction, claimed by this process and handed to the
+  // relay after commit, like the timeouts.
+  const events: EventWriting | undefined = config.events.enabled
+    ? { owner: processId, claimForMs: config.outbox.claimFor, written: (rows) => relay.publishNow(rows) }
+    : undefined;
   const closer = new Closer({
-    db,
+    db: backgroundDb,
     connection,
     publisher,
     topology,
@@ -86,16 +110,42 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     now,
     health,
     observer: metrics.closer,
+    events,
   });
+
+  // Webhooks have their own channels and prefetch (one per URL), so a slow receiver cannot hold up the closer.
+  const webhooks =
+    config.webhooks.urls.length > 0
+      ? new WebhookDispatcher({
+          connection,
+          publisher,
+          topology,
+          targets: webhookTargets(config.webhooks.urls),
+          key: webhookKey(config.webhooks.secret),
+          levels: config.delayLevels,
+          timeoutMs: config.webhooks.timeout,
+          maxAgeMs: config.webhooks.maxAge,
+          concurrency: config.webhooks.concurrency,
+          now,
+          health,
+          observer: metrics.webhooks,
+        })
+      : undefined;
+
+  // The policy in force: the newest stored version (the environment seeds version 1), polled for changes.
+  const policy = holdPolicy(await seedPolicy(db, policyText(configuredPolicy(config)), now()));
+  logPolicyAdopted(policy.current(), 'policy in force');
+  const policyWatch = watchPolicy({ db: backgroundDb, holder: policy, intervalMs: config.policy.pollInterval });
 
   const useCases: UseCaseDeps = {
     db,
-    paymentTimeouts: config.orderPaymentTimeouts,
+    policy,
     latePaymentPolicy: config.payments.latePaymentPolicy,
     now,
     processId,
     claimForMs: config.outbox.claimFor,
-    onScheduled: (message) => relay.publishNow([message]),
+    events,
+    onScheduled: (messages) => relay.publishNow(messages),
     onClosed: (closed, source) => metrics.countClosed(closed, source),
     onReturned: (returned) => metrics.countReturned(returned),
     onCreated: (order) => metrics.countCreated(order),
@@ -106,17 +156,20 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
 
   relay.start();
   closer.start();
+  webhooks?.start();
   const sweeper = startSweeper({
-    db,
+    db: backgroundDb,
     now,
     graceMs: config.sweeper.grace,
     batchSize: config.sweeper.batchSize,
     intervalMs: config.sweeper.interval,
-    onClosed: (closed) => metrics.countClosed(closed, 'sweeper'),
+    events,
+    onFired: (kind, fired) => metrics.countFired(kind, fired, 'sweeper'),
+    onFailed: () => metrics.countSweepFailure(),
   });
 
   const retention = startRetention({
-    db,
+    db: backgroundDb,
     now,
     intervalMs: config.retention.interval,
     batchSize: config.retention.batchSize,
@@ -135,10 +188,16 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   const app = createHttpApp({
     useCases,
     paymentWebhookSecret: config.payments.webhookSecret,
+    adminToken: config.admin.token,
     bodyLimit: config.http.bodyLimit,
     readiness,
     metrics: metrics.registry,
     observeRequest: (...args) => metrics.observeRequest(...args),
+    admission: {
+      maxInFlight: config.http.maxInFlight,
+      maxQueueWaitMs: config.http.maxQueueWait,
+      onShed: (reason) => metrics.countShed(reason),
+    },
   });
   // Slow or stalled clients get 408 and lose their connection; Node checks the deadlines every
   // `connectionsCheckingInterval` (30 s by default, which would let them linger that much longer).
@@ -177,13 +236,15 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await serverClosed;
-      await closer.stop();
+      await Promise.all([closer.stop(), webhooks?.stop()]);
       await sweeper.stop();
+      await policyWatch.stop();
       await retention.stop();
       await relay.stop();
       await publisher.close();
       await connection.close();
       await db.destroy();
+      await backgroundDb.destroy();
       logger.info('stopped');
     },
   };

@@ -1,12 +1,16 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ClosedOrder } from './db/order-transitions';
+import { asClosed, type ClosedOrder, type FiredOrder } from './db/order-transitions';
+import type { OutboxBacklog } from './db/outbox-repo';
+import { TIMER_KINDS, type TimerKind } from './domain/timer-kinds';
 import type { AmountsByKind } from './domain/holds';
+import { EVENT_KINDS } from './domain/order-event-types';
+import { ATTEMPT_BUCKETS, attemptBucket } from './domain/webhook-retry';
 import { errorFields, logger } from './log';
 
 /** What {@link createMetrics} needs to collect gauges at scrape time. */
 export interface MetricsOptions {
-  /** Unsent outbox rows and the age of the oldest (one cheap query), read on every scrape. */
-  outboxBacklog?: () => Promise<{ waiting: number; oldestAgeMs: number }>;
+  /** Unsent outbox rows and the age of the oldest, of any kind and of the events (one cheap query), read on every scrape. */
+  outboxBacklog?: () => Promise<OutboxBacklog>;
   /**
    * The checks behind `/readyz`, by dependency (`broker`, `broker-topology`, `database`): true while it is up. Read
    * on every scrape into `order_timeout_ready`.
@@ -14,6 +18,8 @@ export interface MetricsOptions {
   readiness?: Readonly<Record<string, () => boolean | Promise<boolean>>>;
   /** Consumers the closer has on `order.timeout` in this process, read on every scrape. */
   closerConsumers?: () => number;
+  /** How many webhook URLs are configured: their parked series start at 0, so the first park is an increase. */
+  webhookTargets?: number;
   /**
    * Longest a scrape waits for `outboxBacklog` (then it answers with the last values) or for a readiness check
    * (then that dependency counts as down). Default 1 s.
@@ -39,6 +45,13 @@ export function createMetrics(opts: MetricsOptions = {}) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers,
   });
+  const shed = new Counter({
+    name: 'order_timeout_http_requests_shed_total',
+    help: 'API requests answered 503 overloaded before any work, by reason: queue-full, queue-timeout',
+    labelNames: ['reason'],
+    registers,
+  });
+  for (const reason of ['queue-full', 'queue-timeout']) shed.inc({ reason }, 0);
   const ordersCreated = new Counter({
     name: 'order_timeout_orders_created_total',
     help: 'Orders created, by the category whose payment window they got',
@@ -82,6 +95,14 @@ export function createMetrics(opts: MetricsOptions = {}) {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300],
     registers,
   });
+  const timersFired = new Counter({
+    name: 'order_timeout_timers_fired_total',
+    help: 'Timers that fired, by kind (payment-timeout, auto-complete, payment-reminder) and by who fired them (timeout, sweeper)',
+    labelNames: ['kind', 'source'],
+    registers,
+  });
+  for (const kind of TIMER_KINDS)
+    for (const source of ['timeout', 'sweeper']) timersFired.inc({ kind: kind.name, source }, 0);
   const skipped = new Counter({
     name: 'order_timeout_timeouts_skipped_total',
     help: 'Timeout messages for orders no longer pending, by the order status',
@@ -95,6 +116,11 @@ export function createMetrics(opts: MetricsOptions = {}) {
     registers,
   });
   for (const reason of PARK_REASONS) parked.inc({ reason }, 0);
+  const sweepFailures = new Counter({
+    name: 'order_timeout_sweeper_close_failures_total',
+    help: 'Orders the sweeper failed to close on their own (each attempt); the sweep skipped them and went on',
+    registers,
+  });
   const rescheduled = new Counter({
     name: 'order_timeout_timeouts_rescheduled_total',
     help: 'Timeout messages sent on to a delay level: early arrivals and retries',
@@ -113,6 +139,30 @@ export function createMetrics(opts: MetricsOptions = {}) {
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers,
   });
+
+  const webhookDeliveries = new Counter({
+    name: 'order_timeout_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retried, parked), attempt number (bucketed) and target (the position of the URL in WEBHOOK_URLS)',
+    labelNames: ['target', 'outcome', 'attempt'],
+    registers,
+  });
+  for (let target = 0; target < (opts.webhookTargets ?? 0); target++)
+    for (const attempt of ATTEMPT_BUCKETS)
+      webhookDeliveries.inc({ target: String(target), outcome: 'parked', attempt }, 0);
+  const webhookSeconds = new Histogram({
+    name: 'order_timeout_webhook_attempt_seconds',
+    help: 'Duration of webhook delivery attempts (up to webhooks.timeout), by target',
+    labelNames: ['target'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const eventsPublished = new Counter({
+    name: 'order_timeout_events_published_total',
+    help: 'Order events the broker confirmed on order.events, by CloudEvents type (order.created, order.closed, …); a retried event counts again',
+    labelNames: ['type'],
+    registers,
+  });
+  for (const type of EVENT_KINDS) eventsPublished.inc({ type }, 0);
 
   const collectTimeoutMs = opts.collectTimeoutMs ?? 1_000;
   if (opts.outboxBacklog) registerOutboxGauges(registers, opts.outboxBacklog, collectTimeoutMs);
@@ -140,19 +190,34 @@ export function createMetrics(opts: MetricsOptions = {}) {
     }
   };
 
+  /** A payment timeout that fired closed its orders: counted as closes too (lateness, what came back). */
+  const countFired = (kind: TimerKind, fired: readonly FiredOrder[], source: string) => {
+    timersFired.inc({ kind: kind.name, source }, fired.length);
+    if (kind.event === 'timeout') countClosed(fired.map(asClosed), source);
+  };
+
   return {
     registry,
+    countFired,
     observeRequest(route: string, method: string, status: number, seconds: number) {
       httpDuration.observe({ route, method, status: String(status) }, seconds);
     },
+    countShed: (reason: string) => shed.inc({ reason }),
     countClosed,
     countReturned,
     countCreated: (order: { category: string }) => ordersCreated.inc({ category: order.category }),
     countPaid: (order: { category: string }) => ordersPaid.inc({ category: order.category }),
     countLatePayment: (outcome: 'revived' | 'refund') => latePayments.inc({ outcome }),
     countRefundRequired: (reason: string) => refundsRequired.inc({ reason }),
+    webhooks: {
+      delivery: (target: number, outcome: string, attempt: number) =>
+        webhookDeliveries.inc({ target: String(target), outcome, attempt: attemptBucket(attempt) }),
+      attemptSeconds: (target: number, seconds: number) => webhookSeconds.observe({ target: String(target) }, seconds),
+    },
+    countEventPublished: (type: string) => eventsPublished.inc({ type }),
+    countSweepFailure: () => sweepFailures.inc(),
     closer: {
-      closed: (orders: ClosedOrder[]) => countClosed(orders, 'timeout'),
+      fired: (kind: TimerKind, fired: FiredOrder[]) => countFired(kind, fired, kind.source),
       skipped: (status: string) => skipped.inc({ status }),
       parked: (reason: string) => parked.inc({ reason }),
       rescheduled: (why: string) => rescheduled.inc({ why }),
@@ -169,12 +234,8 @@ export function createMetrics(opts: MetricsOptions = {}) {
  * fails or takes longer than `timeoutMs` never fails the scrape: the gauges keep their last values and
  * `order_timeout_outbox_backlog_errors_total` counts the miss (readiness reports the database itself).
  */
-function registerOutboxGauges(
-  registers: Registry[],
-  read: () => Promise<{ waiting: number; oldestAgeMs: number }>,
-  timeoutMs: number,
-): void {
-  let last = { waiting: 0, oldestAgeMs: 0 };
+function registerOutboxGauges(registers: Registry[], read: () => Promise<OutboxBacklog>, timeoutMs: number): void {
+  let last: OutboxBacklog = { waiting: 0, oldestAgeMs: 0, oldestEventAgeMs: 0 };
   let pending: Promise<void> | undefined;
   // One query per scrape, however many gauges ask: the first collect starts it, the second joins it.
   const refresh = () =>
@@ -213,6 +274,15 @@ function registerOutboxGauges(
     async collect() {
       await refresh();
       this.set(last.oldestAgeMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'order_timeout_events_oldest_undelivered_age_seconds',
+    help: 'Age of the oldest order event in the outbox not yet confirmed by the broker (0 when none waits)',
+    registers,
+    async collect() {
+      await refresh();
+      this.set(last.oldestEventAgeMs / 1000);
     },
   });
 }

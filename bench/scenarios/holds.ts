@@ -107,8 +107,15 @@ export async function holdEverything(pool: mysql.Pool, n: number): Promise<void>
  * POST /orders for `seconds` with `connections`; `holds`: request i uses customer i's coupon and points (`next`
  * carries i from one round to the next, so no coupon is asked for twice).
  */
-async function createFor(scratch: Scratch, seconds: number, connections: number, holds: boolean, next: { i: number }) {
-  const service = await startServiceProcess(scratch);
+export async function createFor(
+  scratch: Scratch,
+  seconds: number,
+  connections: number,
+  holds: boolean,
+  next: { i: number },
+  env: Record<string, string> = {},
+) {
+  const service = await startServiceProcess(scratch, env);
   const result = await postOrders(service.port, connections, seconds, () => {
     const n = ++next.i;
     const items = [{ productId: String(1 + (n % PRODUCTS)), quantity: 1 }];
@@ -120,18 +127,31 @@ async function createFor(scratch: Scratch, seconds: number, connections: number,
   return { perSecond: result['2xx'] / seconds, p99Ms: result.latency.p99, non2xx: result.non2xx };
 }
 
-/** N due orders (holding everything, or stock only) drained by the service; closes per second, first to last. */
-export async function drain(n: number, holds: boolean): Promise<number> {
+/** Options for {@link drainWith}. */
+export interface DrainOptions {
+  /** Orders that hold a coupon, points and a promotion unit too. */
+  holds: boolean;
+  /** The service's environment on top of the bench's (e.g. ORDER_EVENTS). */
+  env?: Record<string, string>;
+  /** Before the service starts, on the scratch vhost (e.g. bind a consumer queue). */
+  prepare?: (scratch: Scratch) => Promise<void>;
+  /** After every order closed, before the service stops: measures what else the service does (e.g. events sent). */
+  after?: (scratch: Scratch) => Promise<void>;
+}
+
+/** N due orders drained by the service; closes per second, first to last. */
+export async function drainWith(n: number, opts: DrainOptions): Promise<{ closesPerSecond: number }> {
   const scratch = await createScratch(8);
   try {
     await seedProducts(scratch.pool, 'general');
     const past = new Date(Date.now() - 1000);
     const ids = await seedOrders(scratch.pool, { firstId: 1, count: n, expiresAt: past });
-    if (holds) await holdEverything(scratch.pool, n);
+    if (opts.holds) await holdEverything(scratch.pool, n);
     await publishDue(scratch.amqpUrl, ids, past);
-    const service = await startServiceProcess(scratch);
+    await opts.prepare?.(scratch);
+    const service = await startServiceProcess(scratch, opts.env);
     await waitFor(
-      `drain (${holds ? 'all four kinds' : 'stock only'})`,
+      `drain (${opts.holds ? 'all four kinds' : 'stock only'})`,
       async () => {
         const [rows] = await scratch.pool.query("SELECT COUNT(*) AS n FROM orders WHERE status = 'CLOSED'");
         const closed = Number((rows as { n: number }[])[0]!.n);
@@ -139,17 +159,32 @@ export async function drain(n: number, holds: boolean): Promise<number> {
       },
       600_000,
     );
+    await opts.after?.(scratch);
     await service.stop();
     const [span] = await scratch.pool.query(
       'SELECT TIMESTAMPDIFF(MICROSECOND, MIN(closed_at), MAX(closed_at)) AS us FROM orders',
     );
-    return n / Math.max(Number((span as { us: number }[])[0]!.us) / 1e6, 0.001);
+    return { closesPerSecond: n / Math.max(Number((span as { us: number }[])[0]!.us) / 1e6, 0.001) };
   } finally {
     await scratch.destroy();
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** N due orders (holding everything, or stock only) drained by the service; closes per second, first to last. */
+export async function drain(n: number, holds: boolean): Promise<number> {
+  return (await drainWith(n, { holds })).closesPerSecond;
+}
+
+/** Median rate, median p99 and the non-2xx total of create rounds. */
+export function createFigures(runs: readonly Awaited<ReturnType<typeof createFor>>[]) {
+  return {
+    perSecond: median(runs.map((c) => c.perSecond)),
+    p99Ms: median(runs.map((c) => c.p99Ms)),
+    non2xx: runs.reduce((sum, c) => sum + c.non2xx, 0),
+  };
+}
+
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
  * Holds: the create and close paths with a coupon, a promotion unit and points on every order, next to the same
@@ -189,17 +224,18 @@ export async function holdsRates(
     closes.plain.push(await drain(backlog, false));
     closes.holds.push(await drain(backlog, true));
   }
+  const [plain, holds] = [createFigures(creates.plain), createFigures(creates.holds)];
   return {
     seconds,
     connections,
     backlog,
     rounds,
     create: {
-      plainPerSecond: median(creates.plain.map((c) => c.perSecond)),
-      holdsPerSecond: median(creates.holds.map((c) => c.perSecond)),
-      plainP99Ms: median(creates.plain.map((c) => c.p99Ms)),
-      holdsP99Ms: median(creates.holds.map((c) => c.p99Ms)),
-      non2xx: [...creates.plain, ...creates.holds].reduce((sum, c) => sum + c.non2xx, 0),
+      plainPerSecond: plain.perSecond,
+      holdsPerSecond: holds.perSecond,
+      plainP99Ms: plain.p99Ms,
+      holdsP99Ms: holds.p99Ms,
+      non2xx: plain.non2xx + holds.non2xx,
     },
     close: { plainPerSecond: median(closes.plain), holdsPerSecond: median(closes.holds) },
   };

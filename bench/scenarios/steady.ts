@@ -6,7 +6,7 @@ import {
   seedProducts,
   sleep,
   startServiceProcess,
-  waitFor,
+  waitForNonePending,
   PRODUCTS,
 } from '../support';
 
@@ -80,15 +80,7 @@ export async function steadyLateness(rate: number, seconds: number): Promise<Ste
     }
     await Promise.all([...inFlight]);
     if (failed > 0) throw new Error(`${failed} order creations failed`);
-    await waitFor(
-      'steady closes',
-      async () => {
-        const [rows] = await scratch.pool.query("SELECT COUNT(*) AS n FROM orders WHERE status = 'PENDING_PAYMENT'");
-        const pending = Number((rows as { n: number }[])[0]!.n);
-        return { done: pending === 0, progress: `${pending} pending` };
-      },
-      60_000,
-    );
+    await waitForNonePending(scratch.pool, 'steady closes', 60_000);
     const [rows] = await scratch.pool.query(
       'SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1000 AS ms FROM orders',
     );

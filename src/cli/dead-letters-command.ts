@@ -1,18 +1,20 @@
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { redactUrl, type AppConfig } from '../config';
+import { redactUrlList } from '../broker-urls';
+import type { AppConfig } from '../config';
+import { connectFirst } from '../messaging/broker';
 import { errorMessage } from '../log';
 import {
   describeDeadLetter,
   matchesFilter,
   letAcksSettle,
-  moveToTimeoutQueue,
+  moveBack,
   peekQueue,
   returnInOrder,
   type DeadLetter,
 } from '../messaging/dead-letters';
-import { PARKED_QUEUE, TIMEOUT_QUEUE } from '../messaging/topology';
+import { PARKED_QUEUE, TIMEOUT_QUEUE, WEBHOOK_PARKED_QUEUE } from '../messaging/topology';
 import { cliConfig, CliError, printTable } from './cli-context';
 
 const positiveInt = (value: string) => {
@@ -29,9 +31,9 @@ async function openQueue(
 ): Promise<{ conn: ChannelModel; channel: ConfirmChannel; ready: number }> {
   let conn: ChannelModel;
   try {
-    conn = await amqp.connect(config.amqp.url);
+    conn = await connectFirst(config.amqp.urls);
   } catch (err) {
-    throw new CliError(`broker unreachable at ${redactUrl(config.amqp.url)}: ${errorMessage(err)}`);
+    throw new CliError(`broker unreachable at ${redactUrlList(config.amqp.url)}: ${errorMessage(err)}`);
   }
   conn.on('error', () => undefined);
   const channel = await conn.createConfirmChannel();
@@ -62,10 +64,17 @@ const rowOf = (d: DeadLetter) => ({
   parkedAt: d.parkedAt ?? '-',
   firstDeath: d.firstDeath ? `${d.firstDeath.queue}: ${d.firstDeath.reason}` : '-',
   messageId: d.messageId ?? '-',
+  url: d.url ?? '-',
 });
 
+/** The table's columns; `url` only when a webhook delivery is among the letters. */
+const columnsFor = (letters: readonly DeadLetter[], base: string[]) =>
+  letters.some((d) => d.url !== null) ? [...base, 'url'] : base;
+
 export function deadLettersCommand(program: Command): void {
-  const dl = program.command('dead-letters').description('parked timeout messages: list them, move them back');
+  const dl = program
+    .command('dead-letters')
+    .description(`parked messages (${PARKED_QUEUE}, ${WEBHOOK_PARKED_QUEUE}): list them, move them back`);
 
   dl.command('list')
     .description('show parked messages without removing them')
@@ -85,7 +94,10 @@ export function deadLettersCommand(program: Command): void {
           );
         } else {
           if (letters.length > 0)
-            printTable(letters.map(rowOf), ['orderId', 'reason', 'attempts', 'parkedAt', 'firstDeath', 'messageId']);
+            printTable(
+              letters.map(rowOf),
+              columnsFor(letters, ['orderId', 'reason', 'attempts', 'parkedAt', 'firstDeath', 'messageId']),
+            );
           process.stdout.write(`${letters.length} of ${ready} message(s) in ${opts.queue}\n`);
         }
       } finally {
@@ -94,7 +106,9 @@ export function deadLettersCommand(program: Command): void {
     });
 
   dl.command('replay')
-    .description(`move matching messages back to ${TIMEOUT_QUEUE} (each copy confirmed before the original is removed)`)
+    .description(
+      `move matching messages back to ${TIMEOUT_QUEUE}, or from ${WEBHOOK_PARKED_QUEUE} to their webhook URL's queue (each copy confirmed before the original is removed)`,
+    )
     .option('--queue <queue>', 'queue to replay from', PARKED_QUEUE)
     .option('--order-id <id>', 'only this order (repeatable)', collect, [])
     .option('--reason <text>', 'only messages whose reason contains this text (case-insensitive)')
@@ -144,7 +158,7 @@ export function deadLettersCommand(program: Command): void {
                   )
                 : undefined;
             bar?.start(matching.length, 0);
-            const result = await moveToTimeoutQueue(
+            const result = await moveBack(
               channel,
               matching.map((m) => m.msg),
               opts.queue,

@@ -5,6 +5,8 @@ import { auditCommand } from './audit-command';
 import { CliError } from './cli-context';
 import { dbCommand } from './db-command';
 import { deadLettersCommand } from './dead-letters-command';
+import { policyCommand } from './policy-command';
+import { eventsCommand } from './events-command';
 import { refundsCommand } from './refunds-command';
 import { sweepCommand } from './sweep-command';
 import { topologyCommand } from './topology-command';
@@ -14,7 +16,7 @@ async function run(argv: string[]): Promise<void> {
   loadEnvFile();
   const program = new Command('order-timeout')
     .description(
-      'Operate the order-timeout service: database migrations, dead letters, sweeps, audits, refunds, RabbitMQ topology.',
+      'Operate the order-timeout service: database migrations, dead letters, sweeps, audits, refunds, the timer policy, order events, RabbitMQ topology.',
     )
     .exitOverride()
     // Usage errors are one line (commander's own, e.g. "error: unknown option '--bogus'"); --help shows the rest.
@@ -25,6 +27,8 @@ async function run(argv: string[]): Promise<void> {
   sweepCommand(program);
   auditCommand(program);
   refundsCommand(program);
+  policyCommand(program);
+  eventsCommand(program);
   await program.parseAsync(argv);
 }
 

@@ -16,7 +16,15 @@ export function sweepCommand(program: Command): void {
         const now = () => new Date();
         const orders = opts.dryRun
           ? await findOverdueOrders(db, now(), 100_000)
-          : await sweepOverdueOrders({ db, now, graceMs: 0, batchSize: config.sweeper.batchSize, source: 'cli' });
+          : await sweepOverdueOrders({
+              db,
+              now,
+              graceMs: 0,
+              batchSize: config.sweeper.batchSize,
+              source: 'cli',
+              // Left unclaimed: a running service's relay publishes the `closed` events within a second.
+              events: config.events.enabled ? { owner: 'cli', claimForMs: 0 } : undefined,
+            });
         const rows = orders.map((o) => ({ orderId: o.id, expiresAt: o.expiresAt.toISOString() }));
         if (opts.json)
           process.stdout.write(

@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { redactUrl } from '../config';
+import { redactUrlList } from '../broker-urls';
 import { definitionsJson, isPasswordHash, LOCAL_USERS, type DefinitionsUser } from '../messaging/definitions';
 import { ManagementApi, vhostOf } from '../messaging/management-api';
-import { buildTopology } from '../messaging/topology';
+import { serviceTopology } from '../messaging/service-topology';
 import { checkTopology } from '../messaging/topology-check';
 import { errorMessage } from '../log';
 import { cliConfig, CliError } from './cli-context';
@@ -66,16 +66,13 @@ export function topologyCommand(program: Command): void {
     .option('--no-admin', 'leave the administrator out')
     .action((opts: ExportOptions) => {
       const config = cliConfig();
-      const json = definitionsJson(
-        buildTopology({ levels: config.delayLevels, deliveryLimit: config.closer.deliveryLimit }),
-        {
-          vhost: opts.vhost,
-          service: exportUser('', opts.user, opts.password, opts.passwordHash, LOCAL_USERS.service),
-          admin:
-            opts.admin &&
-            exportUser('admin-', opts.adminUser, opts.adminPassword, opts.adminPasswordHash, LOCAL_USERS.admin),
-        },
-      );
+      const json = definitionsJson(serviceTopology(config), {
+        vhost: opts.vhost,
+        service: exportUser('', opts.user, opts.password, opts.passwordHash, LOCAL_USERS.service),
+        admin:
+          opts.admin &&
+          exportUser('admin-', opts.adminUser, opts.adminPassword, opts.adminPasswordHash, LOCAL_USERS.admin),
+      });
       if (opts.out === '-') process.stdout.write(json);
       else {
         writeFileSync(opts.out, json);
@@ -93,13 +90,9 @@ export function topologyCommand(program: Command): void {
       const vhost = vhostOf(config.amqp.url);
       let diffs;
       try {
-        diffs = await checkTopology(
-          api,
-          vhost,
-          buildTopology({ levels: config.delayLevels, deliveryLimit: config.closer.deliveryLimit }),
-        );
+        diffs = await checkTopology(api, vhost, serviceTopology(config));
       } catch (err) {
-        throw new CliError(`cannot read the broker (${redactUrl(config.amqp.url)}): ${errorMessage(err)}`);
+        throw new CliError(`cannot read the broker (${redactUrlList(config.amqp.url)}): ${errorMessage(err)}`);
       }
       if (opts.json)
         process.stdout.write(`${JSON.stringify({ vhost, ok: diffs.length === 0, differences: diffs }, null, 2)}\n`);

@@ -95,6 +95,20 @@ export function connectDatabase(options: DatabaseOptions): Knex {
 }
 
 /** Creates the database if missing and applies every pending migration; returns the names applied. */
+/**
+ * The outbox knows the ids of a multi-row insert as the first id + i: that needs `auto_increment_increment` = 1
+ * (multi-primary Galera or Group Replication raise it), so start-up refuses any other step rather than mark the
+ * wrong rows sent.
+ */
+export async function assertAutoIncrementStep(db: Knex): Promise<void> {
+  const [rows] = (await db.raw('SELECT @@auto_increment_increment AS step')) as [{ step: number | string }[]];
+  const step = Number(rows[0]?.step ?? 1);
+  if (step !== 1)
+    throw new Error(
+      `the database's auto_increment_increment is ${step}; order-timeout needs 1 (the outbox numbers the rows of one insert consecutively): write through a single primary, or set auto_increment_increment = 1 for its user`,
+    );
+}
+
 export async function migrateDatabase(options: DatabaseOptions): Promise<string[]> {
   await ensureDatabase(options.url);
   const db = connectDatabase({ ...options, poolSize: 1 });

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { EventSource, OrderEvent, OrderStatus } from '../domain/order-lifecycle';
 import { transitionFor } from '../domain/order-lifecycle';
+import type { TimerKind } from '../domain/timer-kinds';
 import { runChecked, type CheckedStatement } from './holds';
 import type { StatementResult } from './run-together';
 
@@ -32,6 +33,12 @@ export interface Order {
   closedAt: Date | null;
   shippedAt: Date | null;
   completedAt: Date | null;
+  /** When a SHIPPED order completes by itself (the auto-complete timer); null until it ships. */
+  completeAt: Date | null;
+  /** Where the order was placed (a short token), for stats; `unknown` when not given. */
+  region: string;
+  /** The customer's tier (a short token), for stats; `standard` when not given. */
+  customerTier: string;
 }
 
 export interface OrderEventRecord {
@@ -44,8 +51,20 @@ export interface OrderEventRecord {
 
 export type NewOrder = Pick<
   Order,
-  'customerId' | 'category' | 'items' | 'totalCents' | 'couponId' | 'pointsRedeemed' | 'discountCents' | 'expiresAt'
->;
+  | 'customerId'
+  | 'category'
+  | 'items'
+  | 'totalCents'
+  | 'couponId'
+  | 'pointsRedeemed'
+  | 'discountCents'
+  | 'expiresAt'
+  | 'region'
+  | 'customerTier'
+> & {
+  /** More orders columns the insert sets: the due columns of the timers creation starts besides the deadline. */
+  alsoSet?: Record<string, Date>;
+};
 
 interface OrderRow {
   id: number | string;
@@ -63,6 +82,9 @@ interface OrderRow {
   closed_at: Date | null;
   shipped_at: Date | null;
   completed_at: Date | null;
+  complete_at: Date | null;
+  region: string;
+  customer_tier: string;
 }
 
 const toOrder = (r: OrderRow, items: OrderItem[]): Order => ({
@@ -82,6 +104,9 @@ const toOrder = (r: OrderRow, items: OrderItem[]): Order => ({
   closedAt: r.closed_at,
   shippedAt: r.shipped_at,
   completedAt: r.completed_at,
+  completeAt: r.complete_at,
+  region: r.region,
+  customerTier: r.customer_tier,
 });
 
 /**
@@ -107,8 +132,13 @@ export async function insertOrder(
       points_redeemed: order.pointsRedeemed,
       discount_cents: order.discountCents,
       expires_at: order.expiresAt,
+      region: order.region,
+      customer_tier: order.customerTier,
+      ...order.alsoSet,
       created_at: now,
       updated_at: now,
+      // Its `created` event is the first (written by `alsoWrite` when events are on; numbering starts here anyway).
+      event_seq: 1,
     }),
     trx.raw('SET @order_id = LAST_INSERT_ID()'),
     trx('order_items').insert(
@@ -129,58 +159,102 @@ export async function insertOrder(
     }),
   ].map((statement) => ({ statement }));
   const results = await runChecked(trx, [...statements, ...alsoWrite(orderIdSql)]);
-  return {
-    order: {
-      ...order,
-      id: String(results[0]!.insertId),
-      status: 'PENDING_PAYMENT',
-      paymentRef: null,
-      createdAt: now,
-      paidAt: null,
-      closedAt: null,
-      shippedAt: null,
-      completedAt: null,
-    },
-    written: results.slice(statements.length),
-  };
+  return { order: orderAsCreated(order, String(results[0]!.insertId), now), written: results.slice(statements.length) };
+}
+
+/** A new order as {@link insertOrder} writes it, under `id`. */
+export const orderAsCreated = ({ alsoSet: _alsoSet, ...order }: NewOrder, id: string, now: Date): Order => ({
+  ...order,
+  id,
+  status: 'PENDING_PAYMENT',
+  paymentRef: null,
+  createdAt: now,
+  paidAt: null,
+  closedAt: null,
+  shippedAt: null,
+  completedAt: null,
+  completeAt: null,
+});
+
+type OrderItemRow = OrderRow & {
+  event_seq: number;
+  product_id: number | string | null;
+  quantity: number;
+  unit_price_cents: number | string;
+};
+
+/** The SELECT of orders with their items (one row per item), for {@link ordersFromRows}; runs in any transaction. */
+export function ordersWithItems(db: Knex | Knex.Transaction, ids: readonly string[]): Knex.QueryBuilder {
+  return db('orders AS o')
+    .leftJoin('order_items AS i', 'i.order_id', 'o.id')
+    .select('o.*', 'i.product_id', 'i.quantity', 'i.unit_price_cents')
+    .whereIn('o.id', ids as string[])
+    .orderBy([{ column: 'o.id' }, { column: 'i.product_id' }]);
+}
+
+/** An order as read, with the sequence of its latest event (`orders.event_seq`). */
+export interface SequencedOrder {
+  order: Order;
+  eventSeq: number;
+}
+
+/** The orders in the rows of {@link ordersWithItems}, by id. */
+export function ordersFromRows(rows: readonly unknown[]): Map<string, SequencedOrder> {
+  const byId = new Map<string, OrderItemRow[]>();
+  for (const r of rows as OrderItemRow[]) {
+    const own = byId.get(String(r.id));
+    if (own) own.push(r);
+    else byId.set(String(r.id), [r]);
+  }
+  return new Map(
+    [...byId].map(([id, own]) => [
+      id,
+      {
+        eventSeq: Number(own[0]!.event_seq),
+        order: toOrder(
+          own[0]!,
+          own
+            .filter((i) => i.product_id !== null)
+            .map((i) => ({
+              productId: String(i.product_id),
+              quantity: i.quantity,
+              unitPriceCents: Number(i.unit_price_cents),
+            })),
+        ),
+      },
+    ]),
+  );
 }
 
 /** An order with its items, in one round trip (every request that answers with an order reads it). */
 export async function findOrder(db: Knex, id: string): Promise<Order | undefined> {
-  const rows = (await db('orders AS o')
-    .leftJoin('order_items AS i', 'i.order_id', 'o.id')
-    .select('o.*', 'i.product_id', 'i.quantity', 'i.unit_price_cents')
-    .where('o.id', id)
-    .orderBy('i.product_id')) as (OrderRow & {
-    product_id: number | string | null;
-    quantity: number;
-    unit_price_cents: number | string;
-  })[];
-  if (rows.length === 0) return undefined;
-  return toOrder(
-    rows[0]!,
-    rows
-      .filter((i) => i.product_id !== null)
-      .map((i) => ({
-        productId: String(i.product_id),
-        quantity: i.quantity,
-        unitPriceCents: Number(i.unit_price_cents),
-      })),
-  );
+  return ordersFromRows((await ordersWithItems(db, [id])) as unknown[]).get(id)?.order;
 }
 
-/** Status and deadline of an order, as the closer needs them to decide what an unclosed timeout means. */
+/** Status of an order and when one of its timers is due, as the closer needs them to decide what an unfired timer means. */
 export interface OrderState {
   status: OrderStatus;
+  /** The timer's due column (`expires_at`, `complete_at`, `remind_at`); null when that timer never started (or cleared). */
+  dueAt: Date | null;
+  /** The payment deadline, for timers legal only on one side of it (the reminder). */
   expiresAt: Date;
 }
 
-/** Status and deadline of each order that exists among `ids` (missing ids are absent from the map). */
-export async function findOrderStates(db: Knex, ids: readonly string[]): Promise<Map<string, OrderState>> {
+/** Status and due time of each order that exists among `ids` (missing ids are absent from the map). */
+export async function findOrderStates(
+  db: Knex,
+  ids: readonly string[],
+  dueColumn: TimerKind['dueColumn'] = 'expires_at',
+): Promise<Map<string, OrderState>> {
   const rows = (await db('orders')
-    .select('id', 'status', 'expires_at')
-    .whereIn('id', ids as string[])) as { id: number | string; status: OrderStatus; expires_at: Date }[];
-  return new Map(rows.map((r) => [String(r.id), { status: r.status, expiresAt: r.expires_at }]));
+    .select('id', 'status', `${dueColumn} AS due_at`, 'expires_at')
+    .whereIn('id', ids as string[])) as {
+    id: number | string;
+    status: OrderStatus;
+    due_at: Date | null;
+    expires_at: Date;
+  }[];
+  return new Map(rows.map((r) => [String(r.id), { status: r.status, dueAt: r.due_at, expiresAt: r.expires_at }]));
 }
 
 export async function listOrderEvents(db: Knex, id: string): Promise<OrderEventRecord[]> {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { SOLD_STATUSES, type OrderStatus } from '../domain/order-lifecycle';
 import type { AuditFinding, CheckedStatement } from './holds';
 import { marks } from './holds/hold-store';
+import { writeOrderEvent, type EventWriting } from './order-event-outbox';
 
 export const PAYMENT_STATUSES = ['CAPTURED', 'REFUND_REQUIRED', 'REFUNDED'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
@@ -61,7 +62,7 @@ export function capturedPayment(trx: Knex.Transaction, n: PaymentNotice, now: Da
 /**
  * Stores a payment its order cannot take, as REFUND_REQUIRED, if the order is still `orderStatus`: a
  * compare-and-set on the order, locked for the insert. False when the order moved meanwhile. A replayed reference
- * surfaces as ER_DUP_ENTRY.
+ * surfaces as ER_DUP_ENTRY. With `events`, writes the order's `refund_required` event in the same transaction.
  */
 export async function storeRefundRequired(
   db: Knex,
@@ -69,6 +70,7 @@ export async function storeRefundRequired(
   reason: RefundReason,
   orderStatus: OrderStatus,
   now: Date,
+  events?: EventWriting,
 ): Promise<boolean> {
   return db.transaction(async (trx) => {
     const order = (await trx('orders').where({ id: n.orderId }).first('status').forUpdate()) as
@@ -82,6 +84,7 @@ export async function storeRefundRequired(
       reason,
       received_at: now,
     });
+    if (events) await writeOrderEvent(trx, events, n.orderId, 'refund_required', now);
     return true;
   });
 }

@@ -8,6 +8,9 @@ export interface OrderWindow {
   category: string;
 }
 
+/** Time before the deadline at which a pending order is reminded, per category, in ms (`PAYMENT_REMINDERS`). */
+export type PaymentReminders = Readonly<Record<string, number>>;
+
 // Own keys only: a category named `constructor` or `toString` is just an unlisted category.
 const windowOf = (category: string, timeouts: PaymentTimeouts) =>
   Object.hasOwn(timeouts, category) ? timeouts[category]! : timeouts.default;
@@ -24,4 +27,20 @@ export function windowCategory(categories: readonly string[], timeouts: PaymentT
     if (i === 0 || windowMs < best.windowMs) best = { windowMs, category };
   });
   return best;
+}
+
+/**
+ * How long after its creation an order is reminded: its window less the reminder of the category that gave the
+ * window (that category's own, else `default`). Undefined when it gets none: no reminder for that category and no
+ * `default`, or one not shorter than the window (a `default` reminder of 5m and a category whose window is 1m).
+ */
+export function reminderDelayMs(
+  categories: readonly string[],
+  timeouts: PaymentTimeouts,
+  reminders: PaymentReminders,
+): number | undefined {
+  const { windowMs, category } = windowCategory(categories, timeouts);
+  const reminderMs = Object.hasOwn(reminders, category) ? reminders[category] : reminders.default;
+  if (reminderMs === undefined || reminderMs <= 0 || reminderMs >= windowMs) return undefined;
+  return windowMs - reminderMs;
 }

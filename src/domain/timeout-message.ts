@@ -1,10 +1,14 @@
 import { z } from 'zod';
+import { TIMER_KIND_NAMES, type TimerKindName } from './timer-kinds';
 
-/** Body of a timeout message on `order.delay.*` and `order.timeout` (docs/api.md, messages on the queues). */
+/** Body of a timer message on `order.delay.*` and `order.timeout` (docs/api.md, messages on the queues). */
 export interface TimeoutMessage {
   orderId: string;
+  /** When the timer is due: the payment deadline of a payment timeout, the completion time of an auto-complete. */
   expiresAt: string;
   attempt: number;
+  /** Which timer (domain/timer-kinds); absent in messages published before timer kinds: a payment timeout. */
+  kind: TimerKindName;
 }
 
 // Publishers in other languages write what their JSON library writes naturally: Python's pika examples send
@@ -28,6 +32,9 @@ const schema = z.object({
   orderId,
   expiresAt: z.string().datetime({ offset: true }),
   attempt: z.number().int().min(0).max(1000).default(0),
+  kind: z
+    .enum(TIMER_KIND_NAMES, { message: `must be one of ${TIMER_KIND_NAMES.join(', ')}` })
+    .default('payment-timeout'),
 });
 
 const BOM = '\uFEFF';
@@ -56,3 +63,6 @@ export function parseTimeoutMessage(body: Buffer): ParseResult {
 export function encodeTimeoutMessage(message: TimeoutMessage): Buffer {
   return Buffer.from(JSON.stringify(message));
 }
+
+/** The outbox kind of a timeout message. */
+export const TIMEOUT_MESSAGE_KIND = 'order.timeout';

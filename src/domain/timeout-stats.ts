@@ -41,7 +41,7 @@ export function timeoutRate(closedByTimeout: number, created: number): number {
   return created > 0 ? closedByTimeout / created : 0;
 }
 
-/** Order counts of one category (or of all), by what became of the orders. */
+/** Order counts of one group (or of all), by what became of the orders. */
 export interface OrderOutcomeCounts {
   created: number;
   /** Orders that were paid (now PAID, SHIPPED or COMPLETED). */
@@ -53,54 +53,65 @@ export interface OrderOutcomeCounts {
   pending: number;
 }
 
-export interface CategoryCounts extends OrderOutcomeCounts {
-  category: string;
-  /** Largest lateness in ms over every closed order of the category (not just the sample). */
+/** What `GET /stats/timeouts` groups orders by: their category, their region or their customer's tier. */
+export const STATS_DIMENSIONS = ['category', 'region', 'tier'] as const;
+export type StatsDimension = (typeof STATS_DIMENSIONS)[number];
+
+/** Order counts of one group (a category, a region, a tier). */
+export interface GroupCounts extends OrderOutcomeCounts {
+  group: string;
+  /** Largest lateness in ms over every closed order of the group (not just the sample). */
   maxLatenessMs: number | null;
 }
 
-export interface CategoryStats extends OrderOutcomeCounts {
-  category: string;
+export interface GroupStats extends OrderOutcomeCounts {
+  /** The category, region or tier. */
+  group: string;
   timeoutRate: number;
   latenessMs: LatenessSummary;
 }
+
+/** A group of the category dimension as it was listed before groups existed: named `category`. */
+export type CategoryStats = Omit<GroupStats, 'group'> & { category: string };
 
 export interface TimeoutStats {
   /** Start of the period (orders created at or after it), ISO-8601 UTC. */
   since: string;
   /** When the figures were taken, ISO-8601 UTC. */
   until: string;
-  categories: CategoryStats[];
+  by: StatsDimension;
+  groups: GroupStats[];
+  /** With `by` category only: the groups again under their older name, for clients written before `by`. */
+  categories?: CategoryStats[];
   totals: OrderOutcomeCounts & { timeoutRate: number; latenessMs: LatenessSummary };
 }
 
 /**
- * Assembles the per-category report: rates, lateness summaries, categories sorted by timeout rate (highest
- * first; then more orders first; then by name), and totals. `samples` holds lateness values per category,
- * `totalSample` a sample over all categories.
+ * Assembles the per-group report: rates, lateness summaries, groups sorted by timeout rate (highest first; then more
+ * orders first; then by name), and totals. `samples` holds lateness values per group, `totalSample` a sample over
+ * all of them.
  */
 export function buildTimeoutStats(input: {
   since: Date;
   until: Date;
-  counts: readonly CategoryCounts[];
+  by: StatsDimension;
+  counts: readonly GroupCounts[];
   samples: ReadonlyMap<string, readonly number[]>;
   totalSample: readonly number[];
 }): TimeoutStats {
-  const categories: CategoryStats[] = input.counts.map((c) => ({
-    category: c.category,
+  const groups: GroupStats[] = input.counts.map((c) => ({
+    group: c.group,
     created: c.created,
     paid: c.paid,
     closedByTimeout: c.closedByTimeout,
     cancelled: c.cancelled,
     pending: c.pending,
     timeoutRate: timeoutRate(c.closedByTimeout, c.created),
-    latenessMs: summarizeLateness(input.samples.get(c.category) ?? [], c.maxLatenessMs),
+    latenessMs: summarizeLateness(input.samples.get(c.group) ?? [], c.maxLatenessMs),
   }));
-  categories.sort(
+  groups.sort(
     (a, b) =>
-      b.timeoutRate - a.timeoutRate ||
-      b.created - a.created ||
-      (a.category < b.category ? -1 : a.category > b.category ? 1 : 0),
+      b.timeoutRate - a.timeoutRate || b.created - a.created || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0),
   );
   const sum = (key: keyof OrderOutcomeCounts) => input.counts.reduce((n, c) => n + c[key], 0);
   const maxes = input.counts.map((c) => c.maxLatenessMs).filter((m): m is number => m !== null);
@@ -114,7 +125,9 @@ export function buildTimeoutStats(input: {
   return {
     since: input.since.toISOString(),
     until: input.until.toISOString(),
-    categories,
+    by: input.by,
+    groups,
+    ...(input.by === 'category' ? { categories: groups.map(({ group, ...g }) => ({ category: group, ...g })) } : {}),
     totals: {
       ...totals,
       timeoutRate: timeoutRate(totals.closedByTimeout, totals.created),

@@ -2,6 +2,8 @@ import { z } from 'zod/v4';
 import { COUPON_STATUSES } from '../db/coupons-repo';
 import { PAYMENT_STATUSES } from '../db/payments-repo';
 import { EVENT_SOURCES, ORDER_EVENTS, ORDER_STATUSES } from '../domain/order-lifecycle';
+import { POLICY_SOURCES } from '../domain/policy';
+import { STATS_DIMENSIONS } from '../domain/timeout-stats';
 import type { ProblemType } from '../errors';
 import { problemUri } from './problem';
 
@@ -52,12 +54,19 @@ export const orderJson = z.object({
   closedAt: instant.nullable().describe('When it was CLOSED (timeout) or CANCELLED.'),
   shippedAt: instant.nullable(),
   completedAt: instant.nullable(),
+  completeAt: instant
+    .nullable()
+    .describe('When a SHIPPED order completes by itself (AUTO_COMPLETE_AFTER after shipping); null before it ships.'),
+  region: z.string().describe('Where the order was placed; `unknown` when not given.'),
+  customerTier: z.string().describe("The customer's tier; `standard` when not given."),
 });
 /** An order as the API shows it. */
 export type OrderJson = z.output<typeof orderJson>;
 
 export const orderEventJson = z.object({
-  event: z.enum([...ORDER_EVENTS, 'create']),
+  event: z
+    .enum([...ORDER_EVENTS, 'create'])
+    .describe('The transition; `remind`: the payment reminder was sent (`order.expiring`), the order stayed pending.'),
   from: status.nullable().describe('null for `create`.'),
   to: status,
   source: z.enum(EVENT_SOURCES).describe('Who caused it: the API, the timeout consumer, the sweeper, a read, the CLI.'),
@@ -87,13 +96,32 @@ const outcomeCounts = {
 export const timeoutStatsJson = z.object({
   since: instant.describe('Start of the period: orders created at or after it count.'),
   until: instant.describe('When the figures were taken.'),
+  by: z.enum(STATS_DIMENSIONS).describe('What the orders are grouped by.'),
+  groups: z
+    .array(z.object({ group: z.string().describe('The category, region or tier.'), ...outcomeCounts }))
+    .describe('Highest timeout rate first, then more orders first, then by name.'),
   categories: z
     .array(z.object({ category: z.string(), ...outcomeCounts }))
-    .describe('Highest timeout rate first, then more orders first, then by name.'),
+    .optional()
+    .describe('With by=category only: the groups again, each named `category` (as before `by` existed).'),
   totals: z.object(outcomeCounts),
 });
 /** The body of `GET /stats/timeouts`. */
 export type TimeoutStatsJson = z.output<typeof timeoutStatsJson>;
+
+const durationsJson = z.record(z.string(), z.string().describe('A duration, e.g. `15m`.'));
+export const policyJson = z.object({
+  version: z.number().int().min(1).describe('Version number; the highest is in force.'),
+  paymentWindows: durationsJson.describe('Payment window per product category; `default` for the others.'),
+  paymentReminders: durationsJson.describe('Time before the deadline of the payment reminder, per category.'),
+  autoCompleteAfter: z.string().describe('How long after shipping an order completes by itself.'),
+  changedAt: instant,
+  changedBy: z.string().describe('`X-Actor` of the change, the CLI user, or `environment` for version 1.'),
+  via: z.enum(POLICY_SOURCES).describe('`seed`: from the environment (version 1); `http`: the admin API; `cli`.'),
+});
+/** A policy version as the admin API shows it. */
+export type PolicyJson = z.output<typeof policyJson>;
+export const policyHistoryJson = z.array(policyJson).describe('Every version, newest first.');
 
 export const couponJson = z.object({
   id: idString,
@@ -247,6 +275,21 @@ export const problemJson = {
   'unsupported-media-type': problem(
     'unsupported-media-type',
     'The body is not application/json (or its charset or encoding is unsupported).',
+  ),
+  overloaded: problem(
+    'overloaded',
+    'Too many requests in progress, or no database connection free in time; nothing was done. Retry after Retry-After.',
+    { retryAfterSeconds: count.describe('The Retry-After delay, in seconds.') },
+  ),
+  unauthorized: problem(
+    'unauthorized',
+    'The admin routes need Authorization: Bearer <ADMIN_TOKEN>; it is missing or wrong, or no token is configured.',
+  ),
+  'invalid-policy': problem(
+    'invalid-policy',
+    'A duration is malformed or longer than the largest supported, `default` is missing, or a reminder is not ' +
+      'shorter than its window.',
+    { errors: z.array(z.object({ path: z.string(), message: z.string() })).describe('Each problem with its path.') },
   ),
   internal: problem('internal', 'The request could not be completed; the service logged why.'),
 } satisfies Record<Exclude<ProblemType, 'not-ready'>, z.ZodType>;

@@ -4,9 +4,11 @@ import type { Registry } from 'prom-client';
 import { AppError } from '../errors';
 import { logger } from '../log';
 import type { UseCaseDeps } from '../orders/use-case-deps';
+import { admission, type AdmissionOptions } from './admission';
 import { openApiText } from './openapi';
 import { problemHandler } from './problem';
 import { keepRawBody } from './signature';
+import { adminRoutes } from './routes/admin';
 import { couponRoutes } from './routes/coupons';
 import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
@@ -21,6 +23,8 @@ export interface HttpDeps {
   useCases: UseCaseDeps;
   /** Shared secret signing payment notifications; empty: unsigned ones are accepted. */
   paymentWebhookSecret: string;
+  /** Bearer token of the admin routes; empty: they answer 401. */
+  adminToken: string;
   /** Largest accepted body in bytes. */
   bodyLimit: number;
   /** Resolves to the names of unreachable dependencies (empty when ready). */
@@ -28,6 +32,8 @@ export interface HttpDeps {
   metrics: Registry;
   /** Observes each request's duration, labelled by route pattern and status. */
   observeRequest?: (route: string, method: string, status: number, seconds: number) => void;
+  /** Load shedding of the API routes (health, readiness, metrics and the OpenAPI document are never shed). */
+  admission: AdmissionOptions;
 }
 
 export function createHttpApp(deps: HttpDeps): Express {
@@ -60,15 +66,6 @@ export function createHttpApp(deps: HttpDeps): Express {
     next();
   });
 
-  app.use(
-    express.json({
-      limit: deps.bodyLimit,
-      type: ['application/json', 'application/*+json'],
-      strict: true,
-      verify: keepRawBody,
-    }),
-  );
-
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -84,6 +81,18 @@ export function createHttpApp(deps: HttpDeps): Express {
   });
 
   app.use(
+    express.json({
+      limit: deps.bodyLimit,
+      type: ['application/json', 'application/*+json'],
+      strict: true,
+      verify: keepRawBody,
+    }),
+  );
+  // Shed once the body is in, before any work: a slow upload must not hold a slot (the request timeouts deal with
+  // slow clients), and a request turned away has cost nothing but its parse.
+  // The admin API is never shed: an operator changing the policy in the middle of a flash sale must get through.
+  app.use(admission({ ...deps.admission, exempt: (path) => path.startsWith('/admin/') }));
+  app.use(
     productRoutes(deps.useCases),
     orderRoutes(deps.useCases),
     statsRoutes(deps.useCases),
@@ -91,6 +100,7 @@ export function createHttpApp(deps: HttpDeps): Express {
     promotionRoutes(deps.useCases),
     pointsRoutes(deps.useCases),
     paymentRoutes(deps.useCases, deps.paymentWebhookSecret),
+    adminRoutes(deps.useCases, deps.adminToken),
   );
   app.use((req, _res) => {
     throw new AppError(404, 'not-found', 'Not found', `no route ${req.method} ${req.path}`);

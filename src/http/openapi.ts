@@ -11,6 +11,8 @@ import {
   orderJson,
   paymentsJson,
   pointsJson,
+  policyHistoryJson,
+  policyJson,
   problemJson,
   productJson,
   promotionJson,
@@ -20,7 +22,10 @@ import {
   type AnsweredProblem,
 } from './api-schemas';
 import {
+  actorHeader,
+  byParam,
   couponBody,
+  historyQuery,
   customerIdParam,
   idempotencyKeyHeader,
   orderBody,
@@ -28,6 +33,7 @@ import {
   payBody,
   paymentsQuery,
   pointsBody,
+  policyBody,
   productBody,
   promotionBody,
   sinceParam,
@@ -37,7 +43,7 @@ import {
 export type JsonSchema = z.core.JSONSchema.BaseSchema;
 
 /** The HTTP methods the API serves. */
-export type Method = 'get' | 'post';
+export type Method = 'get' | 'post' | 'put';
 
 /** A response header as the document describes it. */
 export interface HeaderObject {
@@ -89,6 +95,8 @@ export interface OperationObject {
   requestBody?: { description?: string; required: boolean; content: Record<string, { schema: JsonSchema }> };
   /** Every status it answers with, by status code. */
   responses: Record<string, ResponseObject>;
+  /** The security schemes it needs (the admin routes: the bearer token). */
+  security?: Record<string, string[]>[];
 }
 
 /** The OpenAPI 3.1 document of the API. */
@@ -101,8 +109,11 @@ export interface OpenApiDocument {
   tags: { name: string; description: string }[];
   /** Every route, by OpenAPI path template (`/orders/{id}`) and method. */
   paths: Record<string, Partial<Record<Method, OperationObject>>>;
-  /** Named schemas the operations refer to with `$ref`. */
-  components: { schemas: Record<string, JsonSchema> };
+  /** Named schemas the operations refer to with `$ref`, and the security schemes. */
+  components: {
+    schemas: Record<string, JsonSchema>;
+    securitySchemes: Record<string, { type: 'http'; scheme: 'bearer'; description: string }>;
+  };
 }
 
 const SCHEMAS = '#/components/schemas/';
@@ -116,6 +127,7 @@ requestComponents.add(payBody, { id: 'PaymentNotice' });
 requestComponents.add(couponBody, { id: 'NewCoupon' });
 requestComponents.add(promotionBody, { id: 'NewPromotion' });
 requestComponents.add(pointsBody, { id: 'PointsChange' });
+requestComponents.add(policyBody, { id: 'NewPolicy' });
 
 const responseComponents = z.registry<{ id: string }>();
 responseComponents.add(productJson, { id: 'Product' });
@@ -130,6 +142,8 @@ responseComponents.add(promotionJson, { id: 'Promotion' });
 responseComponents.add(pointsJson, { id: 'Points' });
 responseComponents.add(paymentsJson, { id: 'Payments' });
 responseComponents.add(refundRequiredJson, { id: 'RefundRequired' });
+responseComponents.add(policyJson, { id: 'Policy' });
+responseComponents.add(policyHistoryJson, { id: 'PolicyHistory' });
 responseComponents.add(healthJson, { id: 'Health' });
 responseComponents.add(readinessJson, { id: 'Readiness' });
 responseComponents.add(openApiJson, { id: 'OpenApiDocument' });
@@ -189,7 +203,7 @@ interface RouteSpec {
   /** See OperationObject. */
   operationId: string;
   /** See OperationObject. */
-  tag: 'products' | 'orders' | 'payments' | 'coupons' | 'promotions' | 'points' | 'stats' | 'operations';
+  tag: 'products' | 'orders' | 'payments' | 'coupons' | 'promotions' | 'points' | 'stats' | 'admin' | 'operations';
   /** See OperationObject. */
   summary: string;
   /** See OperationObject. */
@@ -204,10 +218,20 @@ interface RouteSpec {
   body?: z.ZodType | null;
   /** Every status the route answers with. */
   responses: Record<number, ResponseSpec>;
+  /** Needs `Authorization: Bearer <ADMIN_TOKEN>`. */
+  admin?: boolean;
 }
 
+// Every API route can be shed under load (admission control) or fail unexpectedly.
 const internal: Record<number, ResponseSpec> = {
   500: { description: 'Something failed unexpectedly (e.g. the database is unreachable).', problems: ['internal'] },
+  503: {
+    description: 'Overloaded: turned away before any work was done (nothing changed); retry after `Retry-After`.',
+    problems: ['overloaded'],
+    headers: {
+      'Retry-After': { description: 'Seconds to wait before retrying.', required: true, schema: z.string() },
+    },
+  },
 };
 const badPath: ResponseSpec = {
   description: 'The path is not valid percent-encoding.',
@@ -236,6 +260,63 @@ const badCustomer: ResponseSpec = {
   description: 'The customer id cannot be one (empty, over 64 characters, blanks at an edge).',
   problems: ['not-found'],
 };
+
+const unauthorized: Record<number, ResponseSpec> = {
+  401: {
+    description: 'Authorization: Bearer <ADMIN_TOKEN> is missing or wrong, or no ADMIN_TOKEN is configured.',
+    problems: ['unauthorized'],
+  },
+};
+const ADMIN_ROUTES: RouteSpec[] = [
+  {
+    method: 'get',
+    path: '/admin/policy',
+    operationId: 'getPolicy',
+    tag: 'admin',
+    admin: true,
+    summary: 'The timer policy in force: payment windows, payment reminders, auto-complete delay.',
+    responses: { 200: { description: 'The newest version.', json: policyJson }, ...unauthorized, ...internal },
+  },
+  {
+    method: 'put',
+    path: '/admin/policy',
+    operationId: 'setPolicy',
+    tag: 'admin',
+    admin: true,
+    summary: 'Stores a new version of the timer policy, for orders created (and shipped) from now on.',
+    description:
+      'Every instance applies it within 5 s. Deadlines already set never move. Two changes at once: both are ' +
+      'kept in the history, the later one is in force.',
+    parameters: [{ name: 'X-Actor', in: 'header', schema: actorHeader }],
+    body: policyBody,
+    responses: {
+      200: { description: 'The version stored, now in force.', json: policyJson },
+      ...bodyErrors('The body is missing, not JSON, not an object of the three members, or X-Actor is malformed.'),
+      ...unauthorized,
+      422: {
+        description:
+          'A duration is malformed or too long, `default` is missing, or a reminder is not shorter than its window.',
+        problems: ['invalid-policy'],
+      },
+      ...internal,
+    },
+  },
+  {
+    method: 'get',
+    path: '/admin/policy/history',
+    operationId: 'getPolicyHistory',
+    tag: 'admin',
+    admin: true,
+    summary: 'Every version of the policy, newest first: who changed it, when, to what.',
+    parameters: [{ name: 'limit', in: 'query', schema: historyQuery.shape.limit }],
+    responses: {
+      200: { description: 'The versions.', json: policyHistoryJson },
+      400: { description: 'A limit out of 1..1000, or another parameter.', problems: ['bad-request'] },
+      ...unauthorized,
+      ...internal,
+    },
+  },
+];
 
 /** Every route the app serves; the route-coverage test checks this list against the express app. */
 const ROUTES: RouteSpec[] = [
@@ -575,13 +656,20 @@ const ROUTES: RouteSpec[] = [
     operationId: 'getTimeoutStats',
     tag: 'stats',
     summary: 'Per category of the orders created since `since`: what became of them, timeout rate, close lateness.',
-    parameters: [{ name: 'since', in: 'query', schema: sinceParam }],
+    parameters: [
+      { name: 'since', in: 'query', schema: sinceParam },
+      { name: 'by', in: 'query', schema: byParam },
+    ],
     responses: {
       200: { description: 'The figures.', json: timeoutStatsJson },
-      400: { description: '`since` is given twice, or has neither accepted form.', problems: ['bad-request'] },
+      400: {
+        description: '`since` is given twice or has neither accepted form, or `by` is not category, region or tier.',
+        problems: ['bad-request'],
+      },
       ...internal,
     },
   },
+  ...ADMIN_ROUTES,
 ];
 
 function operation(route: RouteSpec): OperationObject {
@@ -643,6 +731,7 @@ function operation(route: RouteSpec): OperationObject {
               : { required: true, content: { 'application/json': { schema: refTo(requestComponents, route.body) } } },
         }),
     responses,
+    ...(route.admin ? { security: [{ adminToken: [] }] } : {}),
   };
 }
 
@@ -671,11 +760,15 @@ export function buildOpenApiDocument(): OpenApiDocument {
       { name: 'promotions', description: 'Flash sales: a price for a quota of units.' },
       { name: 'points', description: 'Customer points, redeemed by orders one cent each.' },
       { name: 'stats', description: 'What became of the orders of a period.' },
+      { name: 'admin', description: 'The timer policy, changed at run time (needs the admin token).' },
       { name: 'operations', description: 'Health, readiness, metrics, this document.' },
     ],
     paths,
     components: {
       schemas: { ...componentSchemas(requestComponents, 'input'), ...componentSchemas(responseComponents, 'output') },
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN of the service.' },
+      },
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import { AppError, type ProblemType } from '../errors';
+import { overloaded, RETRY_AFTER_SECONDS } from './admission';
 import { errorFields, logger } from '../log';
 
 /** The `type` member of a problem: a URN per problem type. */
@@ -18,6 +19,13 @@ const BODY_ERRORS: Record<string, { status: number; type: ProblemType; title: st
 
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  // The database pool had no connection free in time: load, not a fault; the client may retry.
+  if ((err as Error | undefined)?.name === 'KnexTimeoutError')
+    return overloaded('no database connection free in time; retry');
+  // A row the request needs stayed locked too long, or two requests deadlocked: contention, rolled back; retry.
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ER_LOCK_WAIT_TIMEOUT' || code === 'ER_LOCK_DEADLOCK')
+    return overloaded('the rows this request needs are busy (lock contention); nothing was done, retry');
   const bodyError = BODY_ERRORS[(err as { type?: string }).type ?? ''];
   if (bodyError) {
     const detail = bodyError.status === 413 ? `request body is larger than the limit` : (err as Error).message;
@@ -48,9 +56,12 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
     path: req.path,
     status: problem.status,
   };
-  if (problem.status >= 500) logger.error('request failed', { ...meta, ...errorFields(err) });
+  // Shedding is load, not a fault, and comes in floods: counted in /metrics, logged only at the http level.
+  if (problem.type === 'overloaded') logger.http('request shed', { ...meta, detail: problem.detail });
+  else if (problem.status >= 500) logger.error('request failed', { ...meta, ...errorFields(err) });
   else logger.info('request rejected', { ...meta, type: problem.type, detail: problem.detail });
   if (res.headersSent) return;
+  if (problem.type === 'overloaded') res.set('Retry-After', String(RETRY_AFTER_SECONDS));
   res
     .status(problem.status)
     .type('application/problem+json')

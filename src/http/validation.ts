@@ -3,7 +3,14 @@ import type { RequestHandler } from 'express';
 import { z } from 'zod/v4';
 import { AppError } from '../errors';
 import { PAYMENT_STATUSES } from '../db/payments-repo';
-import { notASince, parseSince, SINCE_DURATION, SINCE_ISO } from '../domain/timeout-stats';
+import {
+  notASince,
+  parseSince,
+  SINCE_DURATION,
+  SINCE_ISO,
+  STATS_DIMENSIONS,
+  type StatsDimension,
+} from '../domain/timeout-stats';
 
 /** A database id: a positive integer of at most 19 digits. */
 const ID_PATTERN = /^[1-9]\d{0,18}$/;
@@ -67,8 +74,22 @@ export const pointsBody = z.object({
   reason: text(255),
 });
 
+/** A short token naming a group for stats: a region or a customer tier. */
+export const dimensionToken = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/,
+    'must be 1 to 32 letters, digits, _ . or -, starting with a letter or digit',
+  );
+
 export const orderBody = z.object({
   customerId: text(64),
+  region: dimensionToken
+    .optional()
+    .describe('Where the order is placed, for GET /stats/timeouts?by=region. Default `unknown`.'),
+  customerTier: dimensionToken
+    .optional()
+    .describe("The customer's tier, for GET /stats/timeouts?by=tier. Default `standard`."),
   couponId: id.optional(),
   pointsToRedeem: z.number().int().min(0).max(1_000_000_000).optional(),
   items: z
@@ -96,6 +117,46 @@ export const payBody = z.object({
     .max(1_000_000_000_000)
     .describe("What the provider took: must be the order's totalCents."),
 });
+
+const durationText = z
+  .string()
+  .max(32, 'must be at most 32 characters')
+  .describe('A duration: a number and a unit (ms, s, m, h, d), e.g. `15m`.');
+const durationsByCategory = z.record(
+  z.string().min(1, 'a category must not be empty').max(64, 'a category is at most 64 characters'),
+  durationText,
+);
+
+/** The body of `PUT /admin/policy`: the whole timer policy (reminders, when absent, stay as they are). */
+export const policyBody = z.strictObject({
+  paymentWindows: durationsByCategory.describe(
+    'Payment window per product category; `default` (required) for categories not listed. At most 30d.',
+  ),
+  paymentReminders: durationsByCategory
+    .optional()
+    .describe(
+      'Time before the deadline at which a pending order is reminded, per category; a category not listed (and ' +
+        'no `default`) gets no reminder. Each shorter than the window of its category. Absent: the reminders in ' +
+        'force stay; `{}` turns them off.',
+    ),
+  autoCompleteAfter: durationText.describe('How long after shipping an order completes by itself. At most 365d.'),
+});
+
+/** `X-Actor` of `PUT /admin/policy`: who makes the change, kept in the history. */
+export const actorHeader = z
+  .string()
+  .regex(/^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/, 'X-Actor must be 1 to 128 visible ASCII characters')
+  .describe('Who makes the change, kept in the history (default `admin-api`).');
+
+/** `?limit=` of GET /admin/policy/history. */
+export const historyQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('At most this many versions, newest first.'),
+});
+
+/** `?by=` of GET /stats/timeouts. */
+export const byParam = z
+  .enum(STATS_DIMENSIONS, { error: `by must be one of ${STATS_DIMENSIONS.join(', ')}` })
+  .describe('What the orders are grouped by (default `category`).');
 
 /** `?status=` and `?limit=` of GET /payments: one of the payment statuses, or absent for all. */
 export const paymentsQuery = z.strictObject({
@@ -164,6 +225,15 @@ export function sinceQuery(value: unknown, now: Date): Date {
       errors: [{ path: 'since', message: (err as Error).message }],
     });
   }
+}
+
+/** `?by=`: category (default), region or tier; 400 otherwise (also when given twice). */
+export function byQuery(value: unknown): StatsDimension {
+  if (value === undefined) return 'category';
+  const checked = byParam.safeParse(value);
+  if (checked.success) return checked.data;
+  const message = `by must be one of ${STATS_DIMENSIONS.join(', ')}`;
+  throw new AppError(400, 'bad-request', 'Bad by', message, { errors: [{ path: 'by', message }] });
 }
 
 /** A customer id in a path: what `customerId` in a body may be (1 to 64 characters, no edge spaces), else 404. */

@@ -1,32 +1,72 @@
 import amqp from 'amqplib';
 import { connect, type AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel } from 'amqplib';
-import { redactUrl } from '../config';
+import { nodeAddress, redactUrl } from '../broker-urls';
 import { errorFields, errorMessage, logger } from '../log';
 import { assertTopology, TopologyMismatchError, type Topology } from './topology';
 
 /** Options for {@link connectBroker}. */
 export interface BrokerOptions {
-  /** AMQP URL, vhost included. */
-  url: string;
+  /** AMQP URLs, vhost included: one, or every node of one cluster (tried in turn). */
+  urls: readonly string[];
   /** Heartbeat interval in ms; a broker silent for two of them counts as gone. */
   heartbeatMs: number;
 }
 
-/** A self-healing connection: reconnects, and re-runs every channel's setup (topology included) each time. */
+/** How the manager names the URL it (re)connected to; we only ever hand it strings. */
+const urlText = (url: unknown): string => (typeof url === 'string' ? url : '<connection options>');
+
+/**
+ * A self-healing connection: reconnects, and re-runs every channel's setup (topology included) each time. With
+ * several URLs, amqp-connection-manager tries them round robin: the first at start, and after a lost connection
+ * or a failed attempt the next one (a second later), so a node that is down is passed over. Each (re)connect
+ * logs which node is in use.
+ */
 export function connectBroker(opts: BrokerOptions): AmqpConnectionManager {
   const heartbeat = Math.max(1, Math.round(opts.heartbeatMs / 1000));
-  const connection = connect([opts.url], { heartbeatIntervalInSeconds: heartbeat, reconnectTimeInSeconds: 1 });
-  const where = redactUrl(opts.url);
-  connection.on('connect', () => logger.info('broker connected', { broker: where }));
+  const connection = connect([...opts.urls], {
+    heartbeatIntervalInSeconds: heartbeat,
+    reconnectTimeInSeconds: 1,
+    // A node that does not answer at all (a host gone, packets dropped) is given up after this, not the OS's minutes.
+    connectionOptions: { timeout: Math.max(1_000, opts.heartbeatMs) },
+  });
+  const nodes = opts.urls.length;
+  let current = '';
+  connection.on('connect', ({ url }) => {
+    current = nodeAddress(urlText(url));
+    logger.info('broker connected', { broker: redactUrl(urlText(url)), node: current, nodes });
+  });
   connection.on('disconnect', ({ err }) =>
-    logger.warn('broker disconnected', { broker: where, ...(err ? errorFields(err) : {}) }),
+    logger.warn('broker disconnected', { node: current, nodes, ...(err ? errorFields(err) : {}) }),
   );
-  connection.on('connectFailed', ({ err }) =>
-    logger.warn('broker connection failed', { broker: where, ...errorFields(err) }),
+  connection.on('connectFailed', ({ err, url }) =>
+    logger.warn('broker connection failed', {
+      broker: redactUrl(urlText(url)),
+      node: nodeAddress(urlText(url)),
+      nodes,
+      ...errorFields(err),
+    }),
   );
-  connection.on('blocked', ({ reason }) => logger.warn('broker blocked publishing', { reason }));
+  connection.on('blocked', ({ reason }) => logger.warn('broker blocked publishing', { reason, node: current }));
   return connection;
+}
+
+/**
+ * A plain connection to the first of `urls` that answers (start-up checks, the CLI). Throws the last error,
+ * naming every node tried, when none does.
+ */
+export async function connectFirst(urls: readonly string[]): Promise<amqp.ChannelModel> {
+  const failures: string[] = [];
+  let last: unknown;
+  for (const url of urls) {
+    try {
+      return await amqp.connect(url, { timeout: 10_000 });
+    } catch (err) {
+      last = err;
+      failures.push(`${nodeAddress(url)}: ${errorMessage(err)}`);
+    }
+  }
+  throw new Error(urls.length > 1 ? `no node answered (${failures.join('; ')})` : errorMessage(last), { cause: last });
 }
 
 /**
@@ -34,13 +74,13 @@ export function connectBroker(opts: BrokerOptions): AmqpConnectionManager {
  * process with a clear message instead of looping. A broker that is not up yet is not an error: the managed
  * connection declares everything when it connects.
  */
-export async function checkTopologyAtStart(url: string, topology: Topology): Promise<void> {
+export async function checkTopologyAtStart(urls: readonly string[], topology: Topology): Promise<void> {
   let conn: amqp.ChannelModel;
   try {
-    conn = await amqp.connect(url);
+    conn = await connectFirst(urls);
   } catch (err) {
     logger.warn('broker not reachable at start-up; orders are kept in the outbox until it is', {
-      broker: redactUrl(url),
+      broker: urls.map(redactUrl).join(','),
       ...errorFields(err),
     });
     return;

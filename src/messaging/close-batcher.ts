@@ -1,13 +1,15 @@
 import type { Knex } from 'knex';
-import { transitionFor } from '../domain/order-lifecycle';
 import type { TimeoutMessage } from '../domain/timeout-message';
-import { closeDueOrders, type ClosedOrder } from '../db/order-transitions';
+import { deadlineAllows } from '../domain/order-lifecycle';
+import { timerTransition, type TimerKind } from '../domain/timer-kinds';
+import type { EventWriting } from '../db/order-event-outbox';
+import { fireDueTimers, type FiredOrder } from '../db/order-transitions';
 import { findOrderStates } from '../db/orders-repo';
 import { isConnectionError, retryOnConflict } from '../db/retry';
 import { errorFields, logger } from '../log';
 import type { Received } from './delivery';
 
-/** A timeout message waiting for its closing transaction. */
+/** A timer message waiting for its transaction. */
 export interface DueTimeout extends Received {
   message: TimeoutMessage;
   messageId: string;
@@ -15,15 +17,18 @@ export interface DueTimeout extends Received {
 
 /** What becomes of a timeout that its batch did not close; the consumer settles each with the broker. */
 export interface UnclosedOutcomes {
-  /** The order was closed by this batch: acknowledge. */
+  /** The timer fired in this batch (the order closed, completed): acknowledge. */
   closed(d: DueTimeout): void;
-  /** The order is no longer pending (paid, cancelled, closed before): acknowledge, nothing to do. */
+  /**
+   * The order is no longer in the timer's state (paid, cancelled, closed before), the timer already fired, or the
+   * deadline is on the wrong side of it (a reminder after the deadline): acknowledge, nothing to do.
+   */
   skipped(d: DueTimeout, status: string): void;
   /** No such order: park the message. */
   unknownOrder(d: DueTimeout): void;
-  /** The order is pending but its deadline is later than the message said: send it on or wait. */
+  /** The order is in the timer's state but the timer is due later than the message said: send it on or wait. */
   notYetDue(d: DueTimeout, expiresAt: Date, at: Date): void;
-  /** The order became due or pending again between the close and the read (a deadline moved back): close once more. */
+  /** The order became due or pending again between the transaction and the read (a deadline moved back): once more. */
   dueAgain(d: DueTimeout): void;
   /** The database failed: back off and try again later. */
   failed(d: DueTimeout, err: unknown): Promise<void>;
@@ -32,17 +37,20 @@ export interface UnclosedOutcomes {
 /** Options for {@link CloseBatcher}. */
 export interface CloseBatcherOptions {
   db: Knex;
+  /** The timer kind whose transition this batcher applies. */
+  kind: TimerKind;
   now: () => Date;
   /** Most orders closed in one transaction. */
   batchSize: number;
   /** Closing transactions run at once (orders and products are locked in id order, so they cannot deadlock). */
   concurrency: number;
   outcomes: UnclosedOutcomes;
+  /** Writes the events of what it fires, one multi-row insert per batch; omitted when events are off. */
+  events?: EventWriting;
   /** Called after each transaction that closed orders, with how many and how long it took. */
-  onClosed?: (closed: ClosedOrder[], seconds: number) => void;
+  onClosed?: (fired: FiredOrder[], seconds: number) => void;
 }
 
-const PENDING = transitionFor('timeout').from;
 /** Orders of a failed batch closed at once, each in its own transaction, to find the one that fails. */
 const ISOLATION_WORKERS = 4;
 
@@ -86,9 +94,12 @@ export class CloseBatcher {
     const at = now();
     const ids = [...new Set(batch.map((d) => d.message.orderId))];
     const started = process.hrtime.bigint();
-    let closed: ClosedOrder[];
+    const { kind } = this.opts;
+    let closed: FiredOrder[];
     try {
-      closed = await retryOnConflict(() => closeDueOrders(db, { orderIds: ids, source: 'timeout', now: at }));
+      closed = await retryOnConflict(() =>
+        fireDueTimers(db, kind, { orderIds: ids, source: kind.source, now: at, events: this.opts.events }),
+      );
     } catch (err) {
       if (ids.length > 1 && !isConnectionError(err)) return this.closeOneByOne(batch, ids, err);
       await Promise.all(batch.map((d) => outcomes.failed(d, err)));
@@ -117,10 +128,12 @@ export class CloseBatcher {
 
   /** Timeouts whose order was not closed: unknown (park), moved on (skip), not yet due (send on / wait). */
   private async handOnUnclosed(unclosed: DueTimeout[], at: Date): Promise<void> {
-    const { outcomes } = this.opts;
+    const { outcomes, kind } = this.opts;
+    const transition = timerTransition(kind);
     let orders: Awaited<ReturnType<typeof findOrderStates>>;
     try {
-      orders = await findOrderStates(this.opts.db, [...new Set(unclosed.map((d) => d.message.orderId))]);
+      const ids = [...new Set(unclosed.map((d) => d.message.orderId))];
+      orders = await findOrderStates(this.opts.db, ids, kind.dueColumn);
     } catch (err) {
       await Promise.all(unclosed.map((d) => outcomes.failed(d, err)));
       return;
@@ -128,8 +141,12 @@ export class CloseBatcher {
     for (const d of unclosed) {
       const order = orders.get(d.message.orderId);
       if (!order) outcomes.unknownOrder(d);
-      else if (order.status !== PENDING) outcomes.skipped(d, order.status);
-      else if (order.expiresAt.getTime() > at.getTime()) outcomes.notYetDue(d, order.expiresAt, at);
+      // No due time: the timer never started for this order (shipped before auto-complete existed) or it fired and
+      // cleared its due column (a reminder).
+      else if (order.status !== transition.from || !order.dueAt) outcomes.skipped(d, order.status);
+      else if (order.dueAt.getTime() > at.getTime()) outcomes.notYetDue(d, order.dueAt, at);
+      // Due, but the deadline forbids it now: a reminder whose deadline passed is worse than none.
+      else if (!deadlineAllows(transition, order.expiresAt, at)) outcomes.skipped(d, order.status);
       else outcomes.dueAgain(d);
     }
   }

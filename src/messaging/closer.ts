@@ -1,14 +1,17 @@
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Knex } from 'knex';
+import type { EventWriting } from '../db/order-event-outbox';
 import { backoffLevel, planDelay, type DelayLevel } from '../domain/delay-plan';
 import { parseTimeoutMessage } from '../domain/timeout-message';
-import type { ClosedOrder } from '../db/order-transitions';
+import { TIMER_KINDS, type TimerKind, type TimerKindName } from '../domain/timer-kinds';
+import type { FiredOrder } from '../db/order-transitions';
 import { isConnectionError } from '../db/retry';
 import { errorFields, errorMessage, logger } from '../log';
 import { declareOrRecord, reconnectOnChannelLoss, type BrokerHealth } from './broker';
 import { CloseBatcher, type DueTimeout, type UnclosedOutcomes } from './close-batcher';
 import { acknowledge, handBack, rejectForRedelivery, type Received } from './delivery';
+import { InFlight } from './in-flight';
 import { parkMessage } from './park';
 import type { Publisher } from './publisher';
 import { delayTimeout } from './schedule-timeout';
@@ -16,7 +19,7 @@ import { assertTopology, TIMEOUT_QUEUE, type Topology } from './topology';
 
 /** What the closer reports, for metrics. All optional. */
 export interface CloserObserver {
-  closed?(orders: ClosedOrder[]): void;
+  fired?(kind: TimerKind, orders: FiredOrder[]): void;
   skipped?(status: string): void;
   parked?(reason: string): void;
   rescheduled?(why: 'early' | 'retry'): void;
@@ -42,38 +45,54 @@ export interface CloserOptions {
   /** Shared record of unfixable broker problems (topology clashes). */
   health: BrokerHealth;
   observer?: CloserObserver;
+  /** Writes the events of the timers it fires; omitted when events are off. */
+  events?: EventWriting;
 }
 
 /**
- * Consumes `order.timeout`. Each message is acknowledged only once its outcome is durable: the order closed
- * (committed), found not pending (no-op), sent on to a later level, or parked with a reason. The closing
- * transactions themselves are the {@link CloseBatcher}'s; this class settles each message with the broker.
+ * Consumes `order.timeout`, the timers of every kind (the message names its kind). Each message is acknowledged only
+ * once its outcome is durable: the timer fired (committed), found moved on (no-op), sent on to a later level, or
+ * parked with a reason. The transactions themselves are the {@link CloseBatcher}s' (one per kind, so a batch is one
+ * transition); this class settles each message with the broker.
  */
 export class Closer {
   private channel?: ChannelWrapper;
-  private readonly batcher: CloseBatcher;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly batchers = new Map<TimerKindName, CloseBatcher>();
+  private readonly inFlight = new InFlight('closer failed on a message');
   private readonly consumers = new Map<Channel, string>();
   private readonly held = new Set<{ timer: NodeJS.Timeout; handBack: () => void }>();
   private stopping = false;
 
   constructor(private readonly opts: CloserOptions) {
-    this.batcher = new CloseBatcher({
+    for (const kind of TIMER_KINDS) this.batchers.set(kind.name, this.batcherFor(kind));
+  }
+
+  private batcherFor(kind: TimerKind): CloseBatcher {
+    const { opts } = this;
+    return new CloseBatcher({
       db: opts.db,
+      kind,
       now: opts.now,
       batchSize: opts.batchSize,
       concurrency: opts.concurrency,
+      events: opts.events,
       outcomes: this.outcomes(),
-      onClosed: (closed, seconds) => {
-        opts.observer?.batch?.(closed.length, seconds);
-        opts.observer?.closed?.(closed);
-        logger.info('orders closed', {
-          count: closed.length,
-          source: 'timeout',
-          orderIds: closed.length <= 20 ? closed.map((c) => c.id) : undefined,
+      onClosed: (fired, seconds) => {
+        opts.observer?.batch?.(fired.length, seconds);
+        opts.observer?.fired?.(kind, fired);
+        logger.info(kind.firedLog, {
+          count: fired.length,
+          source: kind.source,
+          kind: kind.name,
+          orderIds: fired.length <= 20 ? fired.map((c) => c.id) : undefined,
         });
       },
     });
+  }
+
+  /** Hands a timer to the batcher of its kind. */
+  private fire(d: DueTimeout): Promise<void> {
+    return this.batchers.get(d.message.kind)!.close(d);
   }
 
   start(): void {
@@ -93,8 +112,11 @@ export class Closer {
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.consumers].map(([channel, tag]) => channel.cancel(tag).catch(() => undefined)));
-    for (const h of [...this.held]) h.handBack();
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    const held = [...this.held];
+    for (const h of held) h.handBack();
+    // Another process closes them: the broker redelivers what this one hands back.
+    logger.info('closer stopped consuming; held timeouts handed back', { handedBack: held.length });
+    await this.inFlight.settled();
     await this.channel?.close();
   }
 
@@ -107,7 +129,7 @@ export class Closer {
     const { consumerTag } = await channel.consume(
       TIMEOUT_QUEUE,
       (msg) => {
-        if (msg) this.track(this.receive(channel, msg));
+        if (msg) this.inFlight.track(this.receive(channel, msg));
         else this.onCancelled(channel);
       },
       { noAck: false },
@@ -128,20 +150,11 @@ export class Closer {
     }, 1000).unref();
   }
 
-  /** Keeps work that settles a message, so `stop` can wait for it. */
-  private track(work: Promise<void>): void {
-    const guarded = work.catch((err) => {
-      logger.error('closer failed on a message', errorFields(err));
-    });
-    this.inFlight.add(guarded);
-    void guarded.finally(() => this.inFlight.delete(guarded));
-  }
-
   private async receive(channel: Channel, msg: ConsumeMessage): Promise<void> {
     const messageId = msg.properties.messageId ? String(msg.properties.messageId) : '';
     const parsed = parseTimeoutMessage(msg.content);
     if (!parsed.ok) return this.park({ channel, msg }, `invalid message: ${parsed.reason}`, 'invalid');
-    await this.batcher.close({ channel, msg, message: parsed.message, messageId });
+    await this.fire({ channel, msg, message: parsed.message, messageId });
   }
 
   private outcomes(): UnclosedOutcomes {
@@ -155,9 +168,9 @@ export class Closer {
         logger.debug('timeout skipped', { orderId: d.message.orderId, messageId: d.messageId, status });
         acknowledge(d);
       },
-      unknownOrder: (d) => this.track(this.park(d, `unknown order ${d.message.orderId}`, 'unknown-order')),
-      notYetDue: (d, expiresAt, at) => this.track(this.sendOnOrWait(d, expiresAt, at)),
-      dueAgain: (d) => this.track(this.batcher.close(d)),
+      unknownOrder: (d) => this.inFlight.track(this.park(d, `unknown order ${d.message.orderId}`, 'unknown-order')),
+      notYetDue: (d, expiresAt, at) => this.inFlight.track(this.sendOnOrWait(d, expiresAt, at)),
+      dueAgain: (d) => this.inFlight.track(this.fire(d)),
       failed: (d, err) => this.retryLater(d, err),
     };
   }
@@ -169,7 +182,7 @@ export class Closer {
     const message = { ...d.message, expiresAt: expiresAt.toISOString() };
     if (!level) {
       const waited = await this.waitInProcess(d, remaining);
-      if (waited) await this.batcher.close({ ...d, message });
+      if (waited) await this.fire({ ...d, message });
       return;
     }
     try {

@@ -1,6 +1,8 @@
 import type { ConfirmChannel, GetMessage, MessagePropertyHeaders } from 'amqplib';
+import { ATTEMPT_HEADER, DEATH_HEADERS, URL_HEADER } from '../webhooks/delivery-headers';
+import { headerText } from './header-text';
 import { PARKED_AT_HEADER, PARKED_FROM_HEADER, PARK_REASON_HEADER } from './park';
-import { TIMEOUT_EXCHANGE, TIMEOUT_ROUTING_KEY } from './topology';
+import { parseJsonObject, replayRoute } from './replay-routes';
 
 /** One dead letter as operators see it. */
 export interface DeadLetter {
@@ -14,49 +16,22 @@ export interface DeadLetter {
   firstDeath: { queue: string; reason: string } | null;
   replays: number;
   bytes: number;
+  /** The webhook URL a parked delivery was for (password replaced); null for other messages. */
+  url: string | null;
 }
 
 const REPLAY_COUNT_HEADER = 'x-replay-count';
 const REPLAYED_AT_HEADER = 'x-replayed-at';
 const REPLAYED_FROM_HEADER = 'x-replayed-from';
 /** Headers a replayed copy must not carry: RabbitMQ's own dead-letter history and our park marks. */
-const DROPPED_ON_REPLAY = [
-  'x-death',
-  'x-first-death-queue',
-  'x-first-death-reason',
-  'x-first-death-exchange',
-  'x-last-death-queue',
-  'x-last-death-reason',
-  'x-last-death-exchange',
-  'x-delivery-count',
-  PARK_REASON_HEADER,
-  PARKED_AT_HEADER,
-  PARKED_FROM_HEADER,
-];
+const DROPPED_ON_REPLAY = [...DEATH_HEADERS, PARK_REASON_HEADER, PARKED_AT_HEADER, PARKED_FROM_HEADER];
 
-function parseBody(content: Buffer): Record<string, unknown> | null {
-  try {
-    const value = JSON.parse(content.toString('utf8')) as unknown;
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
-const text = (v: unknown) =>
-  v === undefined || v === null
-    ? null
-    : Buffer.isBuffer(v)
-      ? v.toString('utf8')
-      : typeof v === 'string'
-        ? v
-        : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint'
-          ? v.toString()
-          : JSON.stringify(v);
+const text = headerText;
 
 export function describeDeadLetter(msg: GetMessage): DeadLetter {
   const headers: MessagePropertyHeaders = msg.properties.headers ?? {};
-  const body = parseBody(msg.content);
+  const body = parseJsonObject(msg.content);
+  const attempts = body && typeof body.attempt === 'number' ? body.attempt : Number(text(headers[ATTEMPT_HEADER]));
   // x-death lists the most recent death first.
   const deaths = Array.isArray(headers['x-death']) ? (headers['x-death'] as unknown as Record<string, unknown>[]) : [];
   const first = deaths[deaths.length - 1];
@@ -64,10 +39,13 @@ export function describeDeadLetter(msg: GetMessage): DeadLetter {
   const firstReason = text(headers['x-first-death-reason']) ?? text(first?.reason);
   return {
     messageId: text(msg.properties.messageId),
+    // A timeout names its order in the body; an event (a webhook delivery) in its CloudEvents subject.
     orderId:
-      body && (typeof body.orderId === 'string' || typeof body.orderId === 'number') ? String(body.orderId) : null,
+      body && (typeof body.orderId === 'string' || typeof body.orderId === 'number')
+        ? String(body.orderId)
+        : text(headers.cloudEvents_subject),
     reason: text(headers[PARK_REASON_HEADER]) ?? firstReason,
-    attempts: body && typeof body.attempt === 'number' ? body.attempt : null,
+    attempts: Number.isInteger(attempts) ? attempts : null,
     parkedAt:
       text(headers[PARKED_AT_HEADER]) ??
       (first?.time
@@ -76,6 +54,7 @@ export function describeDeadLetter(msg: GetMessage): DeadLetter {
     firstDeath: firstQueue && firstReason ? { queue: firstQueue, reason: firstReason } : null,
     replays: Number(headers[REPLAY_COUNT_HEADER] ?? 0),
     bytes: msg.content.length,
+    url: text(headers[URL_HEADER]),
   };
 }
 
@@ -149,7 +128,10 @@ export function matchesFilter(letter: DeadLetter, filter: ReplayFilter): boolean
   return true;
 }
 
-/** The copy that goes back to `order.timeout`: attempt reset, replay recorded, dead-letter history dropped. */
+/**
+ * The copy that goes back (to `order.timeout`, or a webhook's URL queue: see replay-routes.ts): attempts reset,
+ * replay recorded, dead-letter history and park marks dropped.
+ */
 export function replayCopy(
   msg: GetMessage,
   fromQueue: string,
@@ -160,11 +142,7 @@ export function replayCopy(
   headers[REPLAY_COUNT_HEADER] = Number(headers[REPLAY_COUNT_HEADER] ?? 0) + 1;
   headers[REPLAYED_AT_HEADER] = now.toISOString();
   headers[REPLAYED_FROM_HEADER] = fromQueue;
-  const body = parseBody(msg.content);
-  // A body the closer cannot read goes back as it is: it will be parked again, with its reason.
-  const content =
-    body && typeof body.attempt === 'number' ? Buffer.from(JSON.stringify({ ...body, attempt: 0 })) : msg.content;
-  return { content, headers };
+  return { content: replayRoute(fromQueue).reset(msg.content, headers), headers };
 }
 
 export interface ReplayProgress {
@@ -173,31 +151,37 @@ export interface ReplayProgress {
 }
 
 /**
- * Moves `messages` (fetched unacknowledged from `fromQueue` on `channel`) back to `order.timeout`, a window at
- * a time: every copy is confirmed by the broker before its original is acknowledged, so a replay killed half
- * way leaves each message parked, moved, or at worst both (closing tolerates the duplicate).
+ * Moves `messages` (fetched unacknowledged from `fromQueue` on `channel`) back where that queue's replay route
+ * sends them (`order.timeout`, or a webhook URL's queue), a window at a time: every copy is confirmed by the
+ * broker before its original is acknowledged, so a replay killed half way leaves each message parked, moved, or
+ * at worst both (closing tolerates the duplicate; webhook receivers dedupe on `webhook-id`).
  */
-export async function moveToTimeoutQueue(
+export async function moveBack(
   channel: ConfirmChannel,
   messages: GetMessage[],
   fromQueue: string,
   onProgress: (p: ReplayProgress) => void,
   windowSize = 100,
 ): Promise<ReplayProgress & { errors: string[]; unmoved: GetMessage[] }> {
+  const route = replayRoute(fromQueue);
   const progress = { moved: 0, failed: 0, errors: [] as string[], unmoved: [] as GetMessage[] };
+  // Several parked webhook deliveries of one event share its id; the routing key tells their copies apart.
   const returned = new Set<string>();
-  const onReturn = (m: { properties: { messageId?: unknown } }) => returned.add(String(m.properties.messageId));
+  const onReturn = (m: { fields: { routingKey: string }; properties: { messageId?: unknown } }) =>
+    returned.add(`${String(m.properties.messageId)} ${m.fields.routingKey}`);
   channel.on('return', onReturn);
   try {
     for (let i = 0; i < messages.length; i += windowSize) {
       const window = messages.slice(i, i + windowSize);
       const publishes = window.map((msg, j) => {
-        const { content, headers } = replayCopy(msg, fromQueue, new Date());
         const messageId = msg.properties.messageId ? String(msg.properties.messageId) : `replay-${i + j}-${Date.now()}`;
+        const to = route.destination(msg);
+        if ('error' in to) return Promise.resolve(`${messageId} ${to.error}`);
+        const { content, headers } = replayCopy(msg, fromQueue, new Date());
         return new Promise<string | null>((resolve) => {
           channel.publish(
-            TIMEOUT_EXCHANGE,
-            TIMEOUT_ROUTING_KEY,
+            to.exchange,
+            to.routingKey,
             content,
             {
               persistent: true,
@@ -210,8 +194,8 @@ export async function moveToTimeoutQueue(
               resolve(
                 err
                   ? `broker refused ${messageId}: ${String(err)}`
-                  : returned.has(messageId)
-                    ? `${messageId} unroutable: is ${TIMEOUT_QUEUE_HINT}`
+                  : returned.has(`${messageId} ${to.routingKey}`)
+                    ? `${messageId} unroutable to ${to.exchange || '(default exchange)'} ${to.routingKey}: ${route.unroutableHint}`
                     : null,
               ),
           );
@@ -235,5 +219,3 @@ export async function moveToTimeoutQueue(
   }
   return progress;
 }
-
-const TIMEOUT_QUEUE_HINT = `${TIMEOUT_EXCHANGE} bound? (order-timeout topology check)`;

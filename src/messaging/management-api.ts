@@ -1,12 +1,19 @@
+import { splitUrlList } from '../broker-urls';
+
+export { vhostOf } from '../broker-urls';
+
 /** A minimal RabbitMQ management API client (what `topology check` and operators' tooling need). */
 export class ManagementApi {
   private readonly base: string;
   private readonly auth: string;
 
-  /** `managementUrl` may carry credentials; otherwise those of `amqpUrl` are used. */
+  /**
+   * `managementUrl` may carry credentials; otherwise those of `amqpUrl` are used (of its first node when it is a
+   * list: every node of one cluster has the same users).
+   */
   constructor(managementUrl: string, amqpUrl: string) {
     const mgmt = new URL(managementUrl);
-    const amqp = new URL(amqpUrl);
+    const amqp = new URL(splitUrlList(amqpUrl)[0] ?? amqpUrl);
     const user = decodeURIComponent(mgmt.username || amqp.username || 'guest');
     const pass = decodeURIComponent(mgmt.password || amqp.password || 'guest');
     this.auth = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
@@ -25,10 +32,4 @@ export class ManagementApi {
     if (!res.ok) throw new Error(`RabbitMQ management API answered ${res.status} for ${path}`);
     return (await res.json()) as T;
   }
-}
-
-/** The vhost named by an AMQP URL (`/` when the path is empty). */
-export function vhostOf(amqpUrl: string): string {
-  const path = new URL(amqpUrl).pathname;
-  return path.length > 1 ? decodeURIComponent(path.slice(1)) : '/';
 }

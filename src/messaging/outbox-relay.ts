@@ -1,10 +1,42 @@
 import type { Knex } from 'knex';
 import type { DelayLevel } from '../domain/delay-plan';
-import { parseTimeoutMessage } from '../domain/timeout-message';
-import { claimOutbox, markOutboxSent, releaseOutbox, type OutboxMessage } from '../db/outbox-repo';
+import { parseTimeoutMessage, TIMEOUT_MESSAGE_KIND } from '../domain/timeout-message';
+import { EVENT_KINDS } from '../domain/order-event-types';
+import {
+  claimOutbox,
+  eventsWaitingForEarlier,
+  markOutboxSent,
+  releaseOutbox,
+  type OutboxMessage,
+} from '../db/outbox-repo';
 import { errorFields, errorMessage, logger } from '../log';
+import { publishEvent } from './publish-event';
 import type { Publisher } from './publisher';
 import { scheduleTimeout } from './schedule-timeout';
+
+/** A row that retrying cannot send (its payload cannot be read): dropped from the outbox, logged. */
+class UnreadableRow extends Error {}
+
+/** Sends one outbox row of a kind; resolves with where it went, once the broker confirmed it. */
+type KindPublisher = (row: OutboxMessage, opts: OutboxRelayOptions) => Promise<string>;
+
+const publishTimeoutRow: KindPublisher = (row, opts) => {
+  const parsed = row.message
+    ? ({ ok: true, message: row.message } as const)
+    : parseTimeoutMessage(Buffer.from(row.payload));
+  // Retrying cannot help; the sweeper still closes the order on time.
+  if (!parsed.ok) throw new UnreadableRow(parsed.reason);
+  return scheduleTimeout(opts.publisher, opts.levels, parsed.message, row.messageId, opts.now());
+};
+
+/** How each kind of outbox row is published: the timeout, and every order event type. */
+const KIND_PUBLISHERS: ReadonlyMap<string, KindPublisher> = new Map([
+  [TIMEOUT_MESSAGE_KIND, publishTimeoutRow],
+  ...EVENT_KINDS.map((kind): [string, KindPublisher] => [kind, (row, opts) => publishEvent(opts.publisher, row)]),
+]);
+
+/** Why a row handed over after commit waits for the relay: an earlier event of its order is not sent yet. */
+const WAITING_FOR_EARLIER = 'waiting for an earlier event of its order';
 
 /** Options for {@link OutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -20,6 +52,8 @@ export interface OutboxRelayOptions {
   /** Rows per round. */
   batchSize: number;
   now: () => Date;
+  /** Called for each order event the broker confirmed, with its kind (`order.<type>`). */
+  onEventPublished?: (kind: string) => void;
 }
 
 /**
@@ -52,7 +86,7 @@ export class OutboxRelay {
     this.flushing ??= (async () => {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, this.opts.batchSize);
-        await this.publishRows(batch).catch((err) =>
+        await this.publishRows(batch, true).catch((err) =>
           logger.warn('outbox publish failed; the relay will retry', { ...errorFields(err) }),
         );
       }
@@ -67,15 +101,20 @@ export class OutboxRelay {
       const rows = await claimOutbox(opts.db, opts.processId, opts.now(), opts.claimForMs, opts.batchSize);
       if (rows.length === 0) break;
       logger.info('outbox relay publishing', { rows: rows.length });
-      const allSent = await this.publishRows(rows);
+      // Claimed events are the first unsent of their order already (claimOutbox checks): no second check.
+      const allSent = await this.publishRows(rows, false);
       // Rows that failed were released, so the next claim would take them straight back: a broker that is down
       // or a route that is missing would turn this loop into a hot one. The next round (intervalMs) retries.
-      if (!allSent || rows.length < opts.batchSize) break;
+      // A claim takes one event per order; once sent, the order's next may be claimed: go on while events went out.
+      if (!allSent || (rows.length < opts.batchSize && !rows.some((r) => r.sequence !== null))) break;
     }
   }
 
-  /** Publishes rows and records the outcome; true when every row was sent. */
-  private async publishRows(rows: OutboxMessage[]): Promise<boolean> {
+  /**
+   * Publishes rows and records the outcome; true when every row was sent. With `keepOrder`, an event whose order
+   * has an earlier event still unsent is not published but released, for the relay to send once that one went.
+   */
+  private async publishRows(rows: OutboxMessage[], keepOrder: boolean): Promise<boolean> {
     const { opts } = this;
     if (!opts.publisher.isConnected()) {
       // Give the claim up now so the relay sends them as soon as the broker is back.
@@ -86,38 +125,17 @@ export class OutboxRelay {
       );
       return false;
     }
-    const results = await Promise.all(
-      rows.map(async (row) => {
-        const parsed = row.message
-          ? ({ ok: true, message: row.message } as const)
-          : parseTimeoutMessage(Buffer.from(row.payload));
-        if (!parsed.ok) {
-          // Retrying cannot help; the sweeper still closes the order on time.
-          logger.error('outbox row unreadable; dropped from the outbox', {
-            orderId: row.orderId,
-            messageId: row.messageId,
-            reason: parsed.reason,
-          });
-          return { row };
-        }
-        try {
-          const destination = await scheduleTimeout(
-            opts.publisher,
-            opts.levels,
-            parsed.message,
-            row.messageId,
-            opts.now(),
-          );
-          logger.debug('timeout scheduled', { orderId: row.orderId, messageId: row.messageId, destination });
-          return { row };
-        } catch (err) {
-          return { row, error: errorMessage(err) };
-        }
-      }),
-    );
-    const sent = results.filter((r) => !r.error).map((r) => r.row.id);
+    const waiting = keepOrder ? await eventsWaitingForEarlier(opts.db, rows) : new Set<string>();
+    await releaseOutbox(opts.db, [...waiting], WAITING_FOR_EARLIER);
+    const results = await Promise.all(rows.filter((row) => !waiting.has(row.id)).map((row) => this.publishRow(row)));
+    const sent = results.filter((r) => !r.error).map((r) => r.row);
     const failed = results.filter((r) => r.error);
-    await markOutboxSent(opts.db, sent, opts.now());
+    await markOutboxSent(
+      opts.db,
+      sent.map((r) => r.id),
+      opts.now(),
+    );
+    for (const row of sent) if (row.sequence !== null) opts.onEventPublished?.(row.kind);
     if (failed.length > 0) {
       logger.warn('outbox rows not published; the relay will retry', {
         count: failed.length,
@@ -132,6 +150,25 @@ export class OutboxRelay {
       );
     }
     return failed.length === 0;
+  }
+
+  /** Publishes one row by its kind; an unreadable row counts as done (it is logged and dropped). */
+  private async publishRow(row: OutboxMessage): Promise<{ row: OutboxMessage; error?: string }> {
+    const publish = KIND_PUBLISHERS.get(row.kind);
+    try {
+      if (!publish) throw new UnreadableRow(`unknown outbox kind ${row.kind}`);
+      const destination = await publish(row, this.opts);
+      logger.debug('outbox row published', { orderId: row.orderId, messageId: row.messageId, destination });
+      return { row };
+    } catch (err) {
+      if (!(err instanceof UnreadableRow)) return { row, error: errorMessage(err) };
+      logger.error('outbox row unreadable; dropped from the outbox', {
+        orderId: row.orderId,
+        messageId: row.messageId,
+        reason: err.message,
+      });
+      return { row };
+    }
   }
 
   async stop(): Promise<void> {

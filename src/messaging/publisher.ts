@@ -8,6 +8,13 @@ export interface PublishProps {
   messageId: string;
   headers?: Record<string, unknown>;
   contentType?: string;
+  /**
+   * Whether a message no queue takes is a failure (default true: a timeout must reach its queue). Events set false:
+   * on a topic exchange with no consumer bound for a type, nobody listening is normal.
+   */
+  mandatory?: boolean;
+  /** When the message was made (AMQP `timestamp`, whole seconds); default now. */
+  timestamp?: Date;
 }
 
 /** Publishes on a confirm channel; a publish resolves only once the broker has taken the message. */
@@ -42,17 +49,18 @@ export class Publisher {
     return this.connection.isConnected();
   }
 
-  /** Persistent, mandatory publish; rejects when unroutable, nacked, or not confirmed in time. */
+  /** Persistent publish, mandatory unless told; rejects when unroutable (if mandatory), nacked, or not confirmed in time. */
   async publish(exchange: string, routingKey: string, content: Buffer, props: PublishProps): Promise<void> {
+    const mandatory = props.mandatory ?? true;
     await this.channel.publish(exchange, routingKey, content, {
       persistent: true,
-      mandatory: true,
+      mandatory,
       contentType: props.contentType ?? 'application/json',
       messageId: props.messageId,
-      timestamp: Math.floor(Date.now() / 1000),
+      timestamp: Math.floor((props.timestamp?.getTime() ?? Date.now()) / 1000),
       headers: props.headers,
     });
-    if (this.returned.delete(props.messageId)) {
+    if (mandatory && this.returned.delete(props.messageId)) {
       throw new Error(
         `message ${props.messageId} was unroutable: no queue bound to ${exchange || '(default exchange)'} with key ${routingKey}`,
       );

@@ -1,14 +1,17 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { AppError } from '../errors';
 import { readForCreate } from '../db/create-reads';
 import { takeStatements } from '../db/holds';
-import { insertOrder, type Order } from '../db/orders-repo';
+import type { Knex } from 'knex';
+import { newEvent, publishAfterCommit, written as writtenEvents, type EventWriting } from '../db/order-event-outbox';
+import { insertOrder, orderAsCreated, type NewOrder, type Order } from '../db/orders-repo';
 import { outboxInsert, type OutboxMessage } from '../db/outbox-repo';
+import type { StatementResult } from '../db/run-together';
 import { findIdempotentResponse, reserveIdempotencyKey, storeIdempotentResponse } from '../db/idempotency-repo';
-import { encodeTimeoutMessage } from '../domain/timeout-message';
+import { dueColumns, ORDER_ID_MARK, spliceOrderId, timerDues, timerRows } from './start-timers';
 import type { UseCaseDeps } from './use-case-deps';
 import { toOrderJson } from './order-json';
-import { planOrder, type OrderRequest } from './plan-order';
+import { DEFAULT_REGION, DEFAULT_TIER, planOrder, type OrderRequest } from './plan-order';
 
 export type CreateOrderInput = OrderRequest;
 
@@ -19,8 +22,25 @@ export interface CreateOrderResult {
   replayed: boolean;
 }
 
-export const TIMEOUT_MESSAGE_KIND = 'order.timeout';
-const ORDER_ID_MARK = '@@order-id@@';
+/** The new order's `created` event (sequence 1): its insert, with the id spliced in, and its publishing after commit. */
+function createdEvent(trx: Knex.Transaction, w: EventWriting, newOrder: NewOrder, now: Date) {
+  const row = newEvent('created', orderAsCreated(newOrder, ORDER_ID_MARK, now), 1);
+  return {
+    statement: (orderIdSql: Knex.Raw) => ({
+      statement: outboxInsert(
+        trx,
+        { ...row, orderId: orderIdSql, payload: spliceOrderId(trx, row.payload) },
+        w.owner,
+        now,
+        w.claimForMs,
+      ),
+    }),
+    inserted: (orderId: string, json: string, result: StatementResult) =>
+      publishAfterCommit(trx, w, () =>
+        writtenEvents([{ ...row, orderId, payload: json }], Number(result.insertId), now),
+      ),
+  };
+}
 
 /** Key order does not change a body's meaning, so it does not change its hash either. */
 function canonicalJson(value: unknown): string {
@@ -43,7 +63,7 @@ export async function createOrder(
   idempotencyKey?: string,
 ): Promise<CreateOrderResult> {
   const requestHash = idempotencyKey ? createHash('sha256').update(canonicalJson(input)).digest('hex') : '';
-  let scheduled: OutboxMessage | undefined;
+  let scheduled: OutboxMessage[] = [];
   let created: Order | undefined;
   try {
     const body = await ctx.db.transaction(async (trx) => {
@@ -59,62 +79,47 @@ export async function createOrder(
         pointsToRedeem: input.pointsToRedeem ?? 0,
         now,
       });
-      const plan = planOrder(input, reads, ctx.paymentTimeouts, now);
-      const { windowMs, category } = plan;
-      const expiresAt = new Date(now.getTime() + windowMs);
-      const messageId = randomUUID();
-      const payloadFor = (orderId: string) =>
-        encodeTimeoutMessage({ orderId, expiresAt: expiresAt.toISOString(), attempt: 0 }).toString();
-      const { order, written } = await insertOrder(
-        trx,
-        {
-          customerId: input.customerId,
-          category,
-          items: plan.items,
-          totalCents: plan.totalCents,
-          couponId: plan.couponId,
-          pointsRedeemed: plan.pointsRedeemed,
-          discountCents: plan.discountCents,
-          expiresAt,
-        },
-        now,
-        // The id is only known inside the database: the payload is encoded here and the id spliced in there.
-        (orderIdSql) => [
+      const policy = ctx.policy.current().policy;
+      const plan = planOrder(input, reads, policy.paymentWindows, now);
+      const categories = input.items.map((i) => reads.products.get(i.productId)!.category);
+      // Every timer creation starts (the payment timeout, a reminder) is due by the policy in force now, for good.
+      const dues = timerDues(policy, 'create', { categories }, now);
+      const { expires_at: expiresAt, ...alsoSet } = dueColumns(dues);
+      let timers: ReturnType<typeof timerRows> | undefined;
+      const newOrder: NewOrder = {
+        customerId: input.customerId,
+        category: plan.category,
+        items: plan.items,
+        totalCents: plan.totalCents,
+        couponId: plan.couponId,
+        pointsRedeemed: plan.pointsRedeemed,
+        discountCents: plan.discountCents,
+        expiresAt: expiresAt!,
+        alsoSet,
+        region: input.region ?? DEFAULT_REGION,
+        customerTier: input.customerTier ?? DEFAULT_TIER,
+      };
+      const event = ctx.events && createdEvent(trx, ctx.events, newOrder, now);
+      // The id is only known inside the database: payloads are encoded here and the id spliced in there.
+      const { order, written } = await insertOrder(trx, newOrder, now, (orderIdSql) => {
+        timers = timerRows(trx, ctx, dues, orderIdSql, now);
+        return [
           ...takeStatements(
             { trx, orderId: orderIdSql, customerId: input.customerId, now, itemsCents: plan.itemsCents },
             plan.claims,
           ),
-          {
-            statement: outboxInsert(
-              trx,
-              {
-                messageId,
-                kind: TIMEOUT_MESSAGE_KIND,
-                orderId: orderIdSql,
-                payload: trx.raw('REPLACE(?, ?, @order_id)', [payloadFor(ORDER_ID_MARK), ORDER_ID_MARK]),
-              },
-              ctx.processId,
-              now,
-              ctx.claimForMs,
-            ),
-          },
-        ],
-      );
-      scheduled = {
-        id: String(written.at(-1)!.insertId),
-        messageId,
-        kind: TIMEOUT_MESSAGE_KIND,
-        orderId: order.id,
-        payload: payloadFor(order.id),
-        attempts: 0,
-        message: { orderId: order.id, expiresAt: expiresAt.toISOString(), attempt: 0 },
-      };
+          ...(event ? [event.statement(orderIdSql)] : []),
+          ...timers.statements,
+        ];
+      });
+      scheduled = timers!.written(order.id, written.slice(-dues.length));
       created = order;
       const json = JSON.stringify(toOrderJson(order));
+      event?.inserted(order.id, json, written.at(-dues.length - 1)!);
       if (idempotencyKey) await storeIdempotentResponse(trx, idempotencyKey, 201, order.id, json);
       return json;
     });
-    if (scheduled) ctx.onScheduled?.(scheduled);
+    if (scheduled.length > 0) ctx.onScheduled?.(scheduled);
     if (created) ctx.onCreated?.(created);
     return { status: 201, body, replayed: false };
   } catch (err) {

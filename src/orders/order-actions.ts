@@ -4,6 +4,7 @@ import { transitionFor, type EventSource, type OrderEvent } from '../domain/orde
 import { applyTransition, closeDueOrders } from '../db/order-transitions';
 import { findOrder, listOrderEvents, type Order, type OrderEventRecord } from '../db/orders-repo';
 import { retryOnConflict } from '../db/retry';
+import { dueColumns, timerDues, timerRows, type TimerRows } from './start-timers';
 import type { UseCaseDeps } from './use-case-deps';
 
 /**
@@ -13,7 +14,9 @@ import type { UseCaseDeps } from './use-case-deps';
 export async function settleDeadline(ctx: UseCaseDeps, order: Order, source: EventSource): Promise<Order> {
   const now = ctx.now();
   if (order.status !== 'PENDING_PAYMENT' || order.expiresAt.getTime() > now.getTime()) return order;
-  const closed = await retryOnConflict(() => closeDueOrders(ctx.db, { orderIds: [order.id], source, now }));
+  const closed = await retryOnConflict(() =>
+    closeDueOrders(ctx.db, { orderIds: [order.id], source, now, events: ctx.events }),
+  );
   if (closed.length > 0) ctx.onClosed?.(closed, source);
   return (await findOrder(ctx.db, order.id))!;
 }
@@ -29,6 +32,27 @@ export async function readOrderEvents(ctx: UseCaseDeps, id: string): Promise<Ord
   return listOrderEvents(ctx.db, id);
 }
 
+/**
+ * Applies `event` to the order, and starts the timers it starts (shipping: auto-complete) in the same transaction:
+ * their due times on the order, from the policy in force now, and their messages in the outbox.
+ */
+async function applyStartingTimers(ctx: UseCaseDeps, id: string, event: OrderEvent, source: EventSource) {
+  const now = ctx.now();
+  // Per-category durations would need the order's items; the timers a transition starts do not use them yet.
+  const dues = timerDues(ctx.policy.current().policy, event, { categories: [] }, now);
+  let rows: TimerRows | undefined;
+  const outcome = await applyTransition(ctx.db, {
+    orderId: id,
+    transition: transitionFor(event),
+    source,
+    now,
+    alsoSet: dueColumns(dues),
+    alsoWrite: (trx) => (rows = timerRows(trx, ctx, dues, id, now)).statements,
+    events: ctx.events,
+  });
+  return { ...outcome, scheduled: rows && outcome.applied ? rows.written(id, outcome.written) : [] };
+}
+
 /** Applies a buyer's or merchant's event (cancel, ship, complete); 409 when the order's state forbids it. */
 export async function changeOrder(
   ctx: UseCaseDeps,
@@ -37,15 +61,19 @@ export async function changeOrder(
   source: EventSource = 'http',
 ): Promise<Order> {
   const transition = transitionFor(event);
-  const { applied, holds } = await retryOnConflict(() =>
-    applyTransition(ctx.db, { orderId: id, transition, source, now: ctx.now() }),
-  );
+  const {
+    applied,
+    holds,
+    scheduled,
+    order: changed,
+  } = await retryOnConflict(() => applyStartingTimers(ctx, id, event, source));
+  if (applied) {
+    if (scheduled.length > 0) ctx.onScheduled?.(scheduled);
+    if (transition.holds === 'release') ctx.onReturned?.(amountsByKind(holds));
+    return changed!;
+  }
   const found = await findOrder(ctx.db, id);
   if (!found) throw notFound('order', id);
-  if (applied) {
-    if (transition.holds === 'release') ctx.onReturned?.(amountsByKind(holds));
-    return found;
-  }
 
   const order = await settleDeadline(ctx, found, 'read');
   if (found.status === 'PENDING_PAYMENT' && order.status === 'CLOSED') {

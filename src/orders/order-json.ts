@@ -22,6 +22,9 @@ export function toOrderJson(o: Order): OrderJson {
     closedAt: iso(o.closedAt),
     shippedAt: iso(o.shippedAt),
     completedAt: iso(o.completedAt),
+    completeAt: iso(o.completeAt),
+    region: o.region,
+    customerTier: o.customerTier,
   };
 }
 

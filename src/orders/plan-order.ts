@@ -13,7 +13,16 @@ export interface OrderRequest {
   couponId?: string;
   /** Points to redeem at most, 1 point = 1 cent off; only as many as the order needs are taken. */
   pointsToRedeem?: number;
+  /** Where the order is placed, for stats (default {@link DEFAULT_REGION}). */
+  region?: string;
+  /** The customer's tier, for stats (default {@link DEFAULT_TIER}). */
+  customerTier?: string;
 }
+
+/** The region of an order that does not say. */
+export const DEFAULT_REGION = 'unknown';
+/** The customer tier of an order that does not say. */
+export const DEFAULT_TIER = 'standard';
 
 /** What a new order will be and hold, decided from what the create transaction read. */
 export interface OrderPlan {

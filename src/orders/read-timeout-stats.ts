@@ -1,5 +1,5 @@
-import { countOrdersByCategory, sampleLateness, sampleLatenessByCategory } from '../db/stats-repo';
-import { buildTimeoutStats, type TimeoutStats } from '../domain/timeout-stats';
+import { countOrdersBy, sampleLateness, sampleLatenessBy } from '../db/stats-repo';
+import { buildTimeoutStats, type StatsDimension, type TimeoutStats } from '../domain/timeout-stats';
 import type { UseCaseDeps } from './use-case-deps';
 
 /**
@@ -9,22 +9,21 @@ import type { UseCaseDeps } from './use-case-deps';
 export const LATENESS_SAMPLE_LIMIT = 10_000;
 
 /**
- * Per category of the orders created from `since` to `until` (default: now): what became of them, timeout rate,
- * close lateness.
+ * Per group (of `by`: category, region or tier) of the orders created from `since` to `until` (default: now): what
+ * became of them, timeout rate, close lateness.
  */
 export async function readTimeoutStats(
   ctx: Pick<UseCaseDeps, 'db' | 'now'>,
-  since: Date,
-  until = ctx.now(),
-  sampleLimit = LATENESS_SAMPLE_LIMIT,
+  period: { since: Date; until?: Date; by?: StatsDimension; sampleLimit?: number },
 ): Promise<TimeoutStats> {
-  const counts = await countOrdersByCategory(ctx.db, since, until);
+  const { since, until = ctx.now(), by = 'category', sampleLimit = LATENESS_SAMPLE_LIMIT } = period;
+  const counts = await countOrdersBy(ctx.db, by, since, until);
   const anyClosed = counts.some((c) => c.closedByTimeout > 0);
   const [samples, totalSample] = anyClosed
     ? await Promise.all([
-        sampleLatenessByCategory(ctx.db, since, until, sampleLimit),
+        sampleLatenessBy(ctx.db, by, since, until, sampleLimit),
         sampleLateness(ctx.db, since, until, sampleLimit),
       ])
     : [new Map<string, number[]>(), []];
-  return buildTimeoutStats({ since, until, counts, samples, totalSample });
+  return buildTimeoutStats({ since, until, by, counts, samples, totalSample });
 }

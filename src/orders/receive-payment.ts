@@ -66,6 +66,7 @@ const capture = (ctx: UseCaseDeps, n: PaymentNotice, event: 'pay' | 'revive', no
       now,
       paymentRef: n.paymentRef,
       alsoWrite: (trx) => [capturedPayment(trx, n, now)],
+      events: ctx.events,
     }),
   );
 
@@ -76,7 +77,7 @@ async function refund(
   reason: RefundReason,
   status: OrderStatus,
 ): Promise<PaymentResult | undefined> {
-  const stored = await retryOnConflict(() => storeRefundRequired(ctx.db, n, reason, status, ctx.now()));
+  const stored = await retryOnConflict(() => storeRefundRequired(ctx.db, n, reason, status, ctx.now(), ctx.events));
   if (!stored) return undefined;
   logger.warn('payment stored for refund', { orderId: n.orderId, paymentRef: n.paymentRef, reason });
   ctx.onRefundRequired?.(reason);

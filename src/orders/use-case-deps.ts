@@ -4,14 +4,15 @@ import type { AmountsByKind } from '../domain/holds';
 import type { LatePaymentPolicy } from './receive-payment';
 import type { ClosedOrder } from '../db/order-transitions';
 import type { Order } from '../db/orders-repo';
+import type { EventWriting } from '../db/order-event-outbox';
 import type { OutboxMessage } from '../db/outbox-repo';
-import type { PaymentTimeouts } from '../domain/payment-window';
+import type { PolicyHolder } from '../domain/policy';
 
 /** What every use case (orders, products, stats) needs from the running service: database, clock, policy, hooks. */
 export interface UseCaseDeps {
   db: Knex;
-  /** Payment window per category, in ms. */
-  paymentTimeouts: PaymentTimeouts;
+  /** The timer policy in force (payment windows, reminders, auto-complete), kept current from the database. */
+  policy: PolicyHolder;
   /** The clock; every timestamp the service writes comes from it. */
   now: () => Date;
   /** What a payment for an order that timed out does: revive it if everything it held is still there, or refund. */
@@ -20,8 +21,10 @@ export interface UseCaseDeps {
   processId: string;
   /** How long a freshly written outbox row stays claimed by this process. */
   claimForMs: number;
-  /** Called after commit with the new order's timeout message, to publish it at once. */
-  onScheduled?: (message: OutboxMessage) => void;
+  /** How order events for other systems are written (contract §9); absent when `events.enabled` is off. */
+  events?: EventWriting;
+  /** Called after commit with the timer messages a transition started (the outbox rows), to publish them at once. */
+  onScheduled?: (messages: OutboxMessage[]) => void;
   /** Called after a cancel gave back what the order held, per kind (closes report theirs with `onClosed`). */
   onReturned?: (returned: AmountsByKind) => void;
   /** Called after orders were closed (any source), e.g. for metrics. */

@@ -7,7 +7,8 @@ import { startTestService, type TestService } from '../support/service';
 /**
  * Generated bad input (issue 6): random JSON and non-JSON bodies, wrong types, huge numbers, unicode, SQL
  * meta-characters, deep nesting, bodies near and over the 100 kB limit, random content types, paths, ids,
- * Idempotency-Keys and X-Signatures, against every route (coupons, promotions, points and payments too).
+ * Idempotency-Keys and X-Signatures, against every route (coupons, promotions, points and payments too, the admin
+ * policy routes with right, wrong and junk bearer tokens, region and customerTier on orders, ?by= on stats).
  * Properties: never a 5xx; every 4xx is problem+json with type, title, status and detail; the stock of a
  * product only moves with a 201 order (or a 200 cancel of one); at the end every hold kind and the money add up.
  */
@@ -251,8 +252,13 @@ const instant = fc.oneof(
 );
 const customerIdText = fc.oneof(fc.constantFrom('fuzz-customer', 'fuzz-other'), weirdText);
 
+/** A region or customer tier: a few real tokens, or anything. */
+const dimension = fc.oneof(fc.constantFrom('eu', 'us-east', 'gold', 'standard', 'a'.repeat(33), ''), weirdText);
+
 const orderBody = objectOf({
   customerId: customerIdText,
+  region: dimension,
+  customerTier: dimension,
   couponId: someId,
   pointsToRedeem: fc.oneof(fc.integer({ min: 0, max: 500 }), number),
   items: fc.oneof(
@@ -472,8 +478,10 @@ async function exchange(
   await trackAndCheckStock(path, reply);
 }
 
+const ADMIN_TOKEN = 'fuzz-admin-token';
+
 beforeAll(async () => {
-  svc = await startTestService();
+  svc = await startTestService({ admin: { token: ADMIN_TOKEN } });
   for (let i = 0; i < 3; i++) {
     const id = (await makeProduct(svc, { stock: INITIAL_STOCK, category: i === 2 ? 'fresh' : 'general' })).id;
     seeded.push(id);
@@ -526,6 +534,8 @@ describe('HTTP bad input, generated', () => {
           }),
           couponId: fc.integer({ min: 1, max: 9 }).map(String),
           pointsToRedeem: fc.integer({ min: 0, max: 5000 }),
+          region: dimension,
+          customerTier: dimension,
         },
         { requiredKeys: ['customerId', 'items'] },
       )
@@ -625,8 +635,15 @@ describe('HTTP bad input, generated', () => {
         '?since=9999999999d',
         '?since=2026-13-45T99:99:99Z',
         '?since=-1s',
+        '?by=region',
+        '?by=tier&since=1h',
+        '?by=',
+        '?by=category&by=region',
+        '?by[a]=region',
+        '?by=REGION',
       ),
       fc.string({ unit: 'binary', maxLength: 40 }).map((s) => `?since=${encodeURIComponent(s)}`),
+      fc.string({ unit: 'binary', maxLength: 40 }).map((s) => `?by=${encodeURIComponent(s)}`),
     );
     const path = fc.oneof(
       fc.tuple(fc.constantFrom('/products/', '/orders/'), idSegment).map(([p, id]) => p + id),
@@ -665,6 +682,71 @@ describe('HTTP bad input, generated', () => {
       400,
       ([method, p, h]) => exchange(method, p, h, undefined),
     );
+  });
+
+  it('the admin policy routes never answer 5xx, whatever the token, headers and body', async () => {
+    const duration = fc.oneof(
+      fc.constantFrom(
+        '15m',
+        '10m',
+        '1s',
+        '30d',
+        '31d',
+        '365d',
+        '0s',
+        '1.5s',
+        '0.5ms',
+        'soon',
+        '',
+        ' 5m',
+        '5 m',
+        '1e3s',
+      ),
+      weirdText,
+      number,
+    );
+    const durations = fc.oneof(
+      fc.dictionary(fc.oneof(fc.constantFrom('default', 'fresh', '__proto__', ''), weirdText), duration, {
+        maxKeys: 4,
+      }),
+      anyJson,
+    );
+    const policy = objectOf({ paymentWindows: durations, paymentReminders: durations, autoCompleteAfter: duration });
+    const authorization = fc.oneof(
+      { weight: 3, arbitrary: fc.constant(`Bearer ${ADMIN_TOKEN}`) },
+      { weight: 1, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: fc.constantFrom('Bearer', 'Bearer ', `bearer ${ADMIN_TOKEN}`, `Basic ${ADMIN_TOKEN}`) },
+      { weight: 1, arbitrary: headerText(200).map((t) => `Bearer ${t}`) },
+    );
+    const actor = fc.oneof(fc.constant(undefined), headerText(200));
+    const request = fc.tuple(
+      fc.constantFrom('GET /admin/policy', 'PUT /admin/policy', 'GET /admin/policy/history', 'DELETE /admin/policy'),
+      fc.oneof(fc.constant(''), fc.constantFrom('?limit=0', '?limit=5', '?limit=1e9', '?limit=x&limit=y', '?x=1')),
+      headers,
+      authorization,
+      actor,
+      bodyFor(policy, () => ({ paymentWindows: { default: '15m' }, autoCompleteAfter: '7d' })),
+    );
+    await fuzz(request, 400, async ([route, query, h, auth, who, body]) => {
+      const [method, path] = route.split(' ') as [string, string];
+      const all = { ...h, ...(auth ? { authorization: auth } : {}), ...(who !== undefined ? { 'x-actor': who } : {}) };
+      // No stock tracking: nothing here creates, closes or cancels an order.
+      const reply = await send(method, path + query, all, method === 'PUT' ? body : undefined);
+      checkReply(
+        `${method} ${path}${query} ${JSON.stringify(all)} body ${body?.toString('utf8').slice(0, 200)}`,
+        reply,
+      );
+    });
+    // Orders the next scenarios create get the windows they were written for.
+    const restore = await svc.api(
+      'PUT',
+      '/admin/policy',
+      { paymentWindows: { default: '15m', fresh: '5m' }, autoCompleteAfter: '7d' },
+      {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+      },
+    );
+    expect(restore.status).toBe(200);
   });
 
   it.each<[string, string, Record<string, string>, string | undefined, number]>([

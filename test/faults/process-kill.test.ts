@@ -1,56 +1,32 @@
-import type { Knex } from 'knex';
-import { connectDatabase } from '../../src/db/connect';
 import { TIMEOUT_QUEUE } from '../../src/messaging/topology';
 import { queueDepth } from '../support/amqp';
-import { deleteVhost, dropDatabase, eventually, scratchDatabaseUrl, scratchVhost, sleep } from '../support/scratch';
+import { eventually, sleep } from '../support/scratch';
 import { countScenario, report } from './support/invariants';
 import {
   closeSources,
   createOrders,
   createProduct,
+  metric,
   note,
-  startChildService,
   statusCounts,
   waitUntilSettled,
-  type ChildService,
+  ScratchRun,
 } from './support/traffic';
 
 const ORDERS = 2000;
 
-const children: ChildService[] = [];
-let db: Knex | undefined;
-let dbUrl: string | undefined;
-let vhost: string | undefined;
-afterAll(async () => {
-  for (const c of children) await c.kill();
-  await db?.destroy();
-  if (dbUrl) await dropDatabase(dbUrl);
-  if (vhost) await deleteVhost(vhost);
-});
-
-/** A counter from a child's /metrics (0 when absent). */
-async function metric(child: ChildService, name: string, label: string): Promise<number> {
-  const text = await (await fetch(`${child.baseUrl}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) && l.includes(label))
-    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-}
+const run = new ScratchRun();
+afterAll(() => run.cleanup());
 
 test('the service killed with SIGKILL while closing a burst of 2,000 due orders, then restarted: every order closes exactly once, redeliveries are no-ops', async () => {
-  dbUrl = scratchDatabaseUrl();
-  const scratch = await scratchVhost();
-  vhost = scratch.vhost;
   const env = {
-    MYSQL_URL: dbUrl,
-    AMQP_URL: scratch.url,
     // Long enough to create the 2,000 orders before the first deadline on a busy machine.
     ORDER_PAYMENT_TIMEOUTS: JSON.stringify({ default: '15m', burst: '30s' }),
   };
+  const { AMQP_URL: amqpUrl } = await run.env();
 
-  const first = await startChildService(env);
-  children.push(first);
-  db = connectDatabase({ url: dbUrl, poolSize: 2 });
+  const first = await run.start(env);
+  const db = run.db;
   const product = await createProduct(first.baseUrl, 'burst', ORDERS * 2);
   const { orders, failed } = await createOrders(first.baseUrl, product, ORDERS);
   expect(failed).toBe(0);
@@ -67,7 +43,7 @@ test('the service killed with SIGKILL while closing a burst of 2,000 due orders,
   // other batches are mid-transaction. (The first few batches hold one order each: the first held timeouts
   // released at the deadline start a transaction at once; the rest pile up into full batches behind them.)
   const closedCount = async () =>
-    Number((await db!('orders').where({ status: 'CLOSED' }).count({ n: '*' }).first())?.n ?? 0);
+    Number((await db('orders').where({ status: 'CLOSED' }).count({ n: '*' }).first())?.n ?? 0);
   const pollUntil = together.getTime() + 30_000;
   let closedAtKill = 0;
   while (closedAtKill < 50) {
@@ -79,15 +55,14 @@ test('the service killed with SIGKILL while closing a burst of 2,000 due orders,
   expect(closedAfterKill).toBeLessThan(ORDERS);
   // With nothing consuming, what the killed process held goes back to order.timeout.
   await sleep(500);
-  const waiting = await queueDepth(scratch.url, TIMEOUT_QUEUE);
+  const waiting = await queueDepth(amqpUrl, TIMEOUT_QUEUE);
 
-  const second = await startChildService(env);
-  children.push(second);
+  const second = await run.start(env);
   await waitUntilSettled(db, ids, 30_000, 'every order to close after the restart');
   expect(await statusCounts(db, ids)).toEqual({ CLOSED: ORDERS });
   expect(await closeSources(db, ids)).toEqual({ timeout: ORDERS });
   // Every message the killed process had not acknowledged comes back; those whose order it had closed are no-ops.
-  await eventually(async () => (await queueDepth(scratch.url, TIMEOUT_QUEUE)) === 0, 10_000, 'order.timeout to drain');
+  await eventually(async () => (await queueDepth(amqpUrl, TIMEOUT_QUEUE)) === 0, 10_000, 'order.timeout to drain');
   await sleep(500);
   const noOps = await metric(second, 'order_timeout_timeouts_skipped_total', 'status="CLOSED"');
   const closedBySecond = await metric(second, 'order_timeout_orders_closed_total', 'source="timeout"');
@@ -102,4 +77,5 @@ test('the service killed with SIGKILL while closing a burst of 2,000 due orders,
     `process kill: ${closedAtKill} closed when the kill was sent, ${closedAfterKill} committed by the killed process, ${waiting} messages back in order.timeout, ${closedBySecond} closed after the restart, ${noOps} redeliveries of already-closed orders (no-ops)`,
   );
   report(await countScenario(db, 'service SIGKILLed mid-batch, restarted', ids));
-});
+  // Creating 2,000 orders and the 30 s window take most of a minute on a busy machine.
+}, 150_000);

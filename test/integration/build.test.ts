@@ -60,6 +60,7 @@ function startBuilt(args: string[], env: Record<string, string> = {}): ServicePr
       NODE_ENV: 'production',
       // Production requires it; nothing here sends a payment.
       PAYMENT_WEBHOOK_SECRET: 'build-test-secret',
+      ADMIN_TOKEN: 'build-test-admin-token',
       LOG_LEVEL: 'info',
       MYSQL_URL: dbUrl,
       AMQP_URL: amqpUrl,

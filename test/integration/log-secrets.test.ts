@@ -11,6 +11,7 @@ import {
   scratchDatabaseUrl,
   scratchVhost,
 } from '../support/scratch';
+import { publishEvents, startReceiver, testEvent } from '../support/webhooks';
 
 /**
  * Security basics (issue 6): the service never logs a password or a URL's credentials. The service runs as a
@@ -28,11 +29,20 @@ const MQ_PASSWORD = `mqPw-${tag}-@s3cr3t`;
 const WRONG_MQ_PASSWORD = `wrongMq-${tag}-pw`;
 const WRONG_DB_PASSWORD = `wrongDb-${tag}-pw`;
 const WEBHOOK_SECRET = `whsec-${tag}-s3cr3t`;
-const SECRETS = [DB_PASSWORD, MQ_PASSWORD, WRONG_MQ_PASSWORD, WRONG_DB_PASSWORD, WEBHOOK_SECRET].flatMap((p) => [
-  p,
-  encodeURIComponent(p),
-  Buffer.from(p).toString('base64'),
-]);
+// Outgoing webhooks: their signing key, and a password in a webhook URL.
+const HOOK_KEY = randomBytes(32).toString('base64');
+const HOOK_PASSWORD = `hookPw-${tag}-@s3cr3t`;
+const ADMIN_TOKEN = `admin-${tag}-t0k3n`;
+const SECRETS = [
+  DB_PASSWORD,
+  MQ_PASSWORD,
+  WRONG_MQ_PASSWORD,
+  WRONG_DB_PASSWORD,
+  WEBHOOK_SECRET,
+  HOOK_KEY,
+  HOOK_PASSWORD,
+  ADMIN_TOKEN,
+].flatMap((p) => [p, encodeURIComponent(p), Buffer.from(p).toString('base64')]);
 const DB_USER = `ot_log_${tag}`;
 const MQ_USER = `ot-log-${tag}`;
 
@@ -58,6 +68,7 @@ function run(env: Record<string, string>): Run {
       HTTP_PORT: '0',
       SWEEP_INTERVAL: '1s',
       PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      ADMIN_TOKEN: ADMIN_TOKEN,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -141,13 +152,23 @@ afterAll(async () => {
 });
 
 describe('the service never logs a password or URL credentials', () => {
-  it('when it starts, serves, loses its broker connection and drains, then no password appears in its output', async () => {
+  it('when it starts, serves, fails a webhook, loses its broker connection and drains, then no password appears in its output', async () => {
+    const receiver = await startReceiver(() => 500);
     const r = run({
       MYSQL_URL: withCredentials(dbUrl, DB_USER, DB_PASSWORD),
       AMQP_URL: withCredentials(amqpUrl, MQ_USER, MQ_PASSWORD),
+      WEBHOOK_URLS: withCredentials(receiver.url, 'hook-user', HOOK_PASSWORD),
+      WEBHOOK_SECRET: `whsec_${HOOK_KEY}`,
     });
     await logged(r, 'listening');
     await logged(r, 'broker connected');
+    // A webhook attempt that fails is logged with its URL; the receiver got the password as basic auth.
+    await publishEvents(amqpUrl, [testEvent('created')]);
+    await logged(r, 'webhook delivery failed; retrying');
+    expect(receiver.received[0]!.headers.authorization).toBe(
+      `Basic ${Buffer.from(`hook-user:${HOOK_PASSWORD}`).toString('base64')}`,
+    );
+    await receiver.close();
     const port = listeningPort(r.output());
     const base = `http://127.0.0.1:${port}`;
 
@@ -199,6 +220,7 @@ describe('the service never logs a password or URL credentials', () => {
     expect(output).toContain('"message":"stopped"');
     expect(output).toContain(`${encodeURIComponent(MQ_USER)}:***@`); // the URLs are logged, redacted
     expect(output).toContain(`${DB_USER}:***@`);
+    expect(output).toContain('hook-user:***@');
     expectNoSecret(output);
   }, 90_000);
 

@@ -10,8 +10,10 @@ import { startTestService, type ApiResponse, type TestService } from '../support
 let svc: TestService;
 let checker: OpenApiChecker;
 
+const ADMIN = { authorization: 'Bearer conformance-admin-token' };
+
 beforeAll(async () => {
-  svc = await startTestService();
+  svc = await startTestService({ admin: { token: 'conformance-admin-token' } });
   const res = await svc.api('GET', '/openapi.json');
   checker = new OpenApiChecker(res.body);
   checker.checkResponse('get', '/openapi.json', res);
@@ -371,13 +373,18 @@ describe('errors every route of a kind shares', () => {
   test('when a route that reads a body gets bad JSON, one over the limit or one not JSON, then 400, 413 and 415 match', async () => {
     const id = await order(await product());
     const withBody = routes((_t, _m, hasBody) => hasBody);
-    expect(withBody.length).toBe(9);
+    expect(withBody.length).toBe(10);
     for (const route of withBody) {
-      await call(400, { ...route, id, body: '{"sku": "x",' }, 'bad-request');
-      await call(413, { ...route, id, body: JSON.stringify({ sku: 'x'.repeat(101 * 1024) }) }, 'payload-too-large');
+      const headers = route.template.startsWith('/admin/') ? ADMIN : {};
+      await call(400, { ...route, id, body: '{"sku": "x",', headers }, 'bad-request');
+      await call(
+        413,
+        { ...route, id, body: JSON.stringify({ sku: 'x'.repeat(101 * 1024) }), headers },
+        'payload-too-large',
+      );
       await call(
         415,
-        { ...route, id, body: 'sku=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+        { ...route, id, body: 'sku=x', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' } },
         'unsupported-media-type',
       );
     }
@@ -408,12 +415,63 @@ describe('GET /stats/timeouts', () => {
     await call(400, { method: 'get', template: '/stats/timeouts', query: '?since=yesterday' }, 'bad-request');
     await call(400, { method: 'get', template: '/stats/timeouts', query: '?since=1h&since=2h' }, 'bad-request');
   });
+
+  test('when grouped by region and by tier, then the 200s match; an unknown dimension is a documented 400', async () => {
+    await order(await product(), 1, { region: 'eu-west', customerTier: 'gold' });
+    const byRegion = await call(200, { method: 'get', template: '/stats/timeouts', query: '?by=region' });
+    expect(byRegion.body.groups.map((g: { group: string }) => g.group)).toContain('eu-west');
+    await call(200, { method: 'get', template: '/stats/timeouts', query: '?by=tier&since=1h' });
+    await call(400, { method: 'get', template: '/stats/timeouts', query: '?by=country' }, 'bad-request');
+  });
+});
+
+describe('the admin policy', () => {
+  const policy = { paymentWindows: { default: '15m', fresh: '10m' }, autoCompleteAfter: '3d' };
+
+  test('when read, changed and listed with the admin token, then every 200 matches the document', async () => {
+    const before = await call(200, { method: 'get', template: '/admin/policy', headers: ADMIN });
+    const put = {
+      method: 'put' as const,
+      template: '/admin/policy',
+      body: policy,
+      headers: { ...ADMIN, 'x-actor': 'ops' },
+    };
+    const changed = await call(200, put);
+    expect(changed.body).toEqual(expect.objectContaining({ version: before.body.version + 1, changedBy: 'ops' }));
+    await call(200, { method: 'get', template: '/admin/policy/history', query: '?limit=5', headers: ADMIN });
+  });
+
+  test('when the token is missing or wrong, then each route answers the documented 401', async () => {
+    for (const [method, template] of [
+      ['get', '/admin/policy'],
+      ['put', '/admin/policy'],
+      ['get', '/admin/policy/history'],
+    ] as const) {
+      await call(401, { method, template, body: method === 'put' ? policy : undefined }, 'unauthorized');
+      await call(401, { method, template, headers: { authorization: 'Bearer nope' } }, 'unauthorized');
+    }
+  });
+
+  test('when the policy is invalid, a member unknown, X-Actor or limit malformed, then the 422 and the 400s match', async () => {
+    const put = (body: unknown, headers = {}) => ({
+      method: 'put' as const,
+      template: '/admin/policy',
+      body,
+      headers: { ...ADMIN, ...headers },
+    });
+    await call(422, put({ ...policy, paymentWindows: { fresh: '10m' } }), 'invalid-policy');
+    await call(400, put({ ...policy, extra: 1 }), 'bad-request');
+    await call(400, put(policy, { 'x-actor': ' ' }), 'bad-request');
+    const history = { method: 'get' as const, template: '/admin/policy/history', headers: ADMIN };
+    await call(400, { ...history, query: '?limit=0' }, 'bad-request');
+  });
 });
 
 // Runs last (Jest runs a file's tests in order): what the scenarios above answered, against what the document lists.
 test('when every scenario has run, then each documented status was answered, but for those that need a failure', () => {
-  // A 500 needs a failing database and a 503 an unreachable dependency: test/disruptive and test/faults break them.
-  const needsAFailure = (key: string) => key.endsWith(' 500') || key === 'get /readyz 503';
+  // A 500 needs a failing database and /readyz's 503 an unreachable dependency: test/disruptive and test/faults
+  // break them. An API route's 503 needs an overload: test/integration/overload.test.ts checks it against the document.
+  const needsAFailure = (key: string) => key.endsWith(' 500') || key.endsWith(' 503');
   const doc = JSON.parse(openApiText()) as { paths: Record<string, Record<string, { responses: object }>> };
   const listed = Object.entries(doc.paths).flatMap(([template, methods]) =>
     Object.entries(methods).flatMap(([method, op]) =>

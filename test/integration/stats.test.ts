@@ -182,12 +182,77 @@ describe('GET /stats/timeouts', () => {
 
 describe('lateness sample cap', () => {
   test('when a category has more closed orders than the sample limit, then p50/p99 come from the most recent ones and max stays exact', async () => {
-    const body = await readTimeoutStats(svc.useCases, new Date(Date.now() - 3 * DAY), new Date(), 10);
-    const lab = body.categories.find((c) => c.category === 'lab')!;
+    const body = await readTimeoutStats(svc.useCases, { since: new Date(Date.now() - 3 * DAY), sampleLimit: 10 });
+    const lab = body.groups.find((c) => c.group === 'lab')!;
     expect(lab.closedByTimeout).toBe(LAB_ORDERS);
     // The 10 most recently created lab orders were closed 91..100 ms late.
     expect(lab.latenessMs).toEqual({ p50: 95, p99: 100, max: 100, samples: 10 });
     expect(body.totals.latenessMs.samples).toBe(10);
     expect(body.totals.latenessMs.max).toBe(100);
+  });
+});
+
+describe('GET /stats/timeouts?by=region|tier', () => {
+  type Group = { group: string; created: number; closedByTimeout: number; timeoutRate: number };
+  const groupsOf = (body: { groups: Group[] }) => Object.fromEntries(body.groups.map((g) => [g.group, g]));
+
+  test('when orders carry a region and a tier, then the figures are grouped each way with the same totals', async () => {
+    const flash = (await makeProduct(svc, { category: 'flash' })).id;
+    const books = (await makeProduct(svc, { category: 'books' })).id;
+    const create = async (productId: string, extra: object) => {
+      const res = await svc.api('POST', '/orders', {
+        customerId: 'dim',
+        items: [{ productId, quantity: 1 }],
+        ...extra,
+      });
+      expect(res.status).toBe(201);
+      return res.body as { id: string; region: string; customerTier: string };
+    };
+    const eu = [
+      await create(flash, { region: 'eu', customerTier: 'gold' }),
+      await create(flash, { region: 'eu', customerTier: 'gold' }),
+    ];
+    const us = [await create(books, { region: 'us', customerTier: 'gold' }), await create(books, { region: 'us' })];
+    expect(us[1]).toEqual(expect.objectContaining({ region: 'us', customerTier: 'standard' }));
+    await Promise.all(eu.map((o) => waitForStatus(svc, o.id, 'CLOSED', 10_000)));
+
+    const byRegion = await stats('?by=region');
+    expect(byRegion.by).toBe('region');
+    expect(byRegion.categories).toBeUndefined();
+    const regions = groupsOf(byRegion);
+    expect(regions.eu).toEqual(expect.objectContaining({ created: 2, closedByTimeout: 2, timeoutRate: 1 }));
+    expect(regions.us).toEqual(expect.objectContaining({ created: 2, closedByTimeout: 0, timeoutRate: 0 }));
+    // The orders of the data set above say no region.
+    expect(regions.unknown).toEqual(expect.objectContaining({ created: 8, closedByTimeout: 2 }));
+    expect(byRegion.groups[0].group).toBe('eu');
+
+    const byTier = await stats('?by=tier');
+    const tiers = groupsOf(byTier);
+    expect(tiers.gold).toEqual(expect.objectContaining({ created: 3, closedByTimeout: 2 }));
+    expect(tiers.standard).toEqual(expect.objectContaining({ created: 9, closedByTimeout: 2 }));
+
+    const byCategory = await stats();
+    expect(byCategory.groups).toEqual(
+      byCategory.categories.map(({ category, ...g }: any) => ({ group: category, ...g })),
+    );
+    expect(byTier.totals).toEqual(byRegion.totals);
+    expect(byCategory.totals).toEqual(byRegion.totals);
+  });
+
+  test.each([
+    ['a region with a space', { region: 'eu west' }],
+    ['a region over 32 characters', { region: 'r'.repeat(33) }],
+    ['a tier that is not a string', { customerTier: 3 }],
+    ['an empty tier', { customerTier: '' }],
+  ])('when an order has %s, then it is a 400 naming the field', async (_n, extra) => {
+    const productId = (await makeProduct(svc)).id;
+    const res = await svc.api('POST', '/orders', { customerId: 'c', items: [{ productId, quantity: 1 }], ...extra });
+    expectProblem(res, 400, 'bad-request');
+    expect(res.body.errors[0].path).toBe(Object.keys(extra)[0]);
+  });
+
+  test('when by is not category, region or tier, then it is a 400', async () => {
+    expectProblem(await svc.api('GET', '/stats/timeouts?by=country'), 400, 'bad-request');
+    expectProblem(await svc.api('GET', '/stats/timeouts?by=region&by=tier'), 400, 'bad-request');
   });
 });

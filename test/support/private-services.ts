@@ -72,8 +72,14 @@ export function privateBroker(spec: PrivateBrokerSpec): PrivateBroker {
     RABBITMQ_PID_FILE: `${spec.dir}/rabbit.pid`,
   });
   const up = async () => (await fetch(`${api}/overview`, { headers: { authorization: auth } })).ok;
-  const readPid = async () =>
-    Number(/OS PID: (\d+)/.exec(await sh(`rabbitmq-diagnostics -n ${spec.node} status`))?.[1] ?? 0);
+  // The pid file the node writes (RABBITMQ_PID_FILE); `rabbitmq-diagnostics status` when there is none. The CLI can
+  // fail (function_clause) for a while after the management API answers on a busy machine.
+  const readPid = async () => {
+    const file = `${spec.dir}/rabbit.pid`;
+    const fromFile = existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : 0;
+    if (fromFile > 0 && pidAlive(fromFile)) return fromFile;
+    return Number(/OS PID: (\d+)/.exec(await sh(`rabbitmq-diagnostics -n ${spec.node} status`))?.[1] ?? 0);
+  };
   let pid = 0;
 
   const broker: PrivateBroker = {
@@ -92,7 +98,7 @@ export function privateBroker(spec: PrivateBrokerSpec): PrivateBroker {
       await sh(`chown -R rabbitmq:rabbitmq ${spec.dir} 2>/dev/null || true`);
       await sh('rabbitmq-server -detached', env());
       await until(`the private RabbitMQ node ${spec.node}`, up);
-      pid = await readPid();
+      await until(`the private RabbitMQ node ${spec.node} to report its pid`, async () => (pid = await readPid()) > 0);
     },
     pid() {
       if (!pid) throw new Error(`private RabbitMQ node ${spec.node} not running`);

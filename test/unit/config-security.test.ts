@@ -3,12 +3,13 @@ import { ConfigError, isLoopbackHost, parseConfig } from '../../src/config';
 
 /**
  * The raw default config with another broker URL and http section, as node-config would hand it over; with a
- * payment webhook secret, which production requires.
+ * payment webhook secret and an admin token, which production requires.
  */
 function raw(
   amqpUrl: string,
   http: Record<string, unknown> = {},
   webhookSecret = 'whsec-test-0123456789',
+  adminToken = 'admin-test-token-0123456789',
 ): Record<string, unknown> {
   const base = JSON.parse(JSON.stringify(defaults)) as Record<string, Record<string, unknown>>;
   return {
@@ -16,6 +17,7 @@ function raw(
     amqp: { ...base.amqp, url: amqpUrl },
     http: { ...base.http, ...http },
     payments: { ...base.payments, webhookSecret },
+    admin: { token: adminToken },
   };
 }
 
@@ -95,6 +97,19 @@ describe('production requires the payment webhook secret', () => {
     );
     expect(err).toBeInstanceOf(ConfigError);
     expect(err!.message).not.toContain('do-not-print-me');
+  });
+
+  it.each(['', '  '])(
+    'when NODE_ENV=production and ADMIN_TOKEN is "%s", then it throws a ConfigError naming it',
+    (token) => {
+      const err = thrown(() => parseConfig(raw('amqp://guest:guest@127.0.0.1', {}, 'secret', token), 'production'));
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err!.message).toContain('admin.token (ADMIN_TOKEN): required in production');
+    },
+  );
+
+  it('when NODE_ENV is not production, then no admin token is accepted (the admin routes answer 401)', () => {
+    expect(parseConfig(raw('amqp://guest:guest@127.0.0.1', {}, '', ''), 'development').admin.token).toBe('');
   });
 
   it('when LATE_PAYMENT_POLICY is neither revive nor refund, then it throws a ConfigError naming it', () => {

@@ -25,7 +25,14 @@ function configError(input: unknown): ConfigError {
 describe('parseConfig', () => {
   it('when given the shipped defaults, then it parses durations to milliseconds and the body limit to bytes', () => {
     const config = parseConfig(raw());
-    expect(config.http).toEqual({ port: 3000, bodyLimit: 100 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 });
+    expect(config.http).toEqual({
+      port: 3000,
+      bodyLimit: 100 * 1024,
+      requestTimeout: 30_000,
+      headersTimeout: 10_000,
+      maxInFlight: 64,
+      maxQueueWait: 1_000,
+    });
     expect(config.delayLevels).toHaveLength(11);
     expect(config.delayLevels[0]).toEqual({ name: '1s', ms: 1_000 });
     expect(config.orderPaymentTimeouts).toEqual({ default: 900_000, fresh: 300_000 });
@@ -80,6 +87,22 @@ describe('parseConfig', () => {
       {},
       'orderPaymentTimeouts',
       'ORDER_PAYMENT_TIMEOUTS',
+    ],
+    [
+      'ORDER_PAYMENT_TIMEOUTS longer than the largest supported window',
+      { orderPaymentTimeouts: '{"default":"15m","slow":"31d"}' },
+      {},
+      'orderPaymentTimeouts',
+      'ORDER_PAYMENT_TIMEOUTS',
+    ],
+    ['AUTO_COMPLETE_AFTER=soon', { autoCompleteAfter: 'soon' }, {}, 'autoCompleteAfter', 'AUTO_COMPLETE_AFTER'],
+    ['PAYMENT_REMINDERS not JSON', { paymentReminders: '{x' }, {}, 'paymentReminders', 'PAYMENT_REMINDERS'],
+    [
+      'PAYMENT_REMINDERS not shorter than the window',
+      { paymentReminders: '{"default":"15m"}' },
+      {},
+      'paymentReminders',
+      'PAYMENT_REMINDERS',
     ],
     ['HTTP_PORT=abc', {}, { http: { port: 'abc' } }, 'http.port', 'HTTP_PORT'],
     ['HTTP_PORT=70000', {}, { http: { port: '70000' } }, 'http.port', 'HTTP_PORT'],
@@ -218,5 +241,12 @@ describe('redactUrl', () => {
     const out = redactUrl('amqp://user:s3cret@host:5672/v');
     expect(out).not.toContain('s3cret');
     expect(out).toContain('user');
+  });
+
+  it('when webhook URLs are set but order events are off, then it names ORDER_EVENTS (the webhooks would get nothing)', () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    expect(() =>
+      parseConfig(raw({}, { webhooks: { urls: 'http://127.0.0.1:9/hook', secret }, events: { enabled: false } })),
+    ).toThrow(/events\.enabled \(ORDER_EVENTS\): must be true when WEBHOOK_URLS is set/);
   });
 });

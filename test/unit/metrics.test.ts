@@ -11,12 +11,13 @@ describe('outbox backlog gauges', () => {
     const metrics = createMetrics({
       outboxBacklog: async () => {
         reads++;
-        return { waiting: 3, oldestAgeMs: 2_500 };
+        return { waiting: 3, oldestAgeMs: 2_500, oldestEventAgeMs: 1_500 };
       },
     });
     const text = await metrics.registry.metrics();
     expect(sample(text, 'order_timeout_outbox_waiting')).toBe(3);
     expect(sample(text, 'order_timeout_outbox_oldest_age_seconds')).toBe(2.5);
+    expect(sample(text, 'order_timeout_events_oldest_undelivered_age_seconds')).toBe(1.5);
     expect(reads).toBe(1);
   });
 
@@ -25,7 +26,7 @@ describe('outbox backlog gauges', () => {
     const metrics = createMetrics({
       outboxBacklog: async () => {
         if (fail) throw new Error('connect ECONNREFUSED');
-        return { waiting: 7, oldestAgeMs: 1_000 };
+        return { waiting: 7, oldestAgeMs: 1_000, oldestEventAgeMs: 0 };
       },
     });
     await metrics.registry.metrics();

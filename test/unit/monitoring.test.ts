@@ -41,7 +41,7 @@ function metricNames(expr: string): string[] {
 /** Every series name the service's registry exports, with a histogram's `_bucket`, `_sum` and `_count`. */
 async function exportedNames(): Promise<Set<string>> {
   const metrics = createMetrics({
-    outboxBacklog: async () => ({ waiting: 0, oldestAgeMs: 0 }),
+    outboxBacklog: async () => ({ waiting: 0, oldestAgeMs: 0, oldestEventAgeMs: 0 }),
     readiness: { broker: () => true, 'broker-topology': () => true, database: () => true },
     closerConsumers: () => 1,
   });

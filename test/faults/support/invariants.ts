@@ -30,6 +30,8 @@ export interface ScenarioCounts {
    * all payments = the sum over paid orders + the payments kept for refunds: none lost, none counted twice.
    */
   moneyConserved: boolean;
+  /** How late orders due during the fault were closed (the cluster and elastic scenarios), when measured. */
+  lateness?: string;
 }
 
 export const RESULTS_FILE = path.join(__dirname, '..', 'out', 'results.jsonl');
@@ -98,7 +100,7 @@ async function moneyConserved(db: Knex): Promise<boolean> {
 const yesNo = (ok: boolean, why = '') => (ok ? 'yes' : `NO${why ? ` (${why})` : ''}`);
 
 export const formatCounts = (c: ScenarioCounts) =>
-  `${c.scenario} | ${c.orders} | ${c.acknowledged} | ${c.closed} | ${c.paid} | ${c.lost} | ${c.doubleRestock} | ${yesNo(c.holdsConserved, c.unconserved.join(', '))} | ${yesNo(c.moneyConserved)}`;
+  `${c.scenario} | ${c.orders} | ${c.acknowledged} | ${c.closed} | ${c.paid} | ${c.lost} | ${c.doubleRestock} | ${yesNo(c.holdsConserved, c.unconserved.join(', '))} | ${yesNo(c.moneyConserved)}${c.lateness ? ` | ${c.lateness}` : ''}`;
 
 /** Prints the scenario's line, records it for the summary, and fails the test if anything was lost. */
 export function report(c: ScenarioCounts): void {

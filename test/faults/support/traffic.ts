@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
+import { connectDatabase } from '../../../src/db/connect';
 import { spawnService, type ServiceChild } from '../../support/child-service';
-import { eventually, management } from '../../support/scratch';
+import * as scratch from '../../support/scratch';
 
 export interface Reply {
   status: number;
@@ -107,7 +108,7 @@ export async function waitUntilSettled(
   timeoutMs: number,
   what = 'every order to leave PENDING_PAYMENT',
 ): Promise<Record<string, number>> {
-  return eventually(
+  return scratch.eventually(
     async () => {
       const counts = await statusCounts(db, ids);
       return (counts.PENDING_PAYMENT ?? 0) === 0 ? counts : undefined;
@@ -146,7 +147,16 @@ export async function queueInfo(
     }
   | undefined
 > {
-  return (await management(`/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`)) as never;
+  return (await scratch.management(`/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`)) as never;
+}
+
+/** A counter from a child's /metrics, summed over its series whose labels include `label` (0 when absent). */
+export async function metric(child: ChildService, name: string, label: string): Promise<number> {
+  const text = await (await fetch(`${child.baseUrl}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && l.includes(label))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
 /** Extra detail under a scenario's line (not part of the table). */
@@ -163,6 +173,52 @@ export async function startChildService(env: {
   [k: string]: string;
 }): Promise<ChildService> {
   return spawnService({ NODE_ENV: 'test', DELAY_LEVELS: '1s,2s,5s', ...env });
+}
+
+/**
+ * Service processes on a scratch database and vhost of the shared servers, for a scenario that breaks neither;
+ * `cleanup` (in afterAll) kills the processes, runs `closers` and removes the database and the vhost.
+ */
+export class ScratchRun {
+  readonly children: ChildService[] = [];
+  /** Whatever else the scenario opened (receivers, consumers), closed after the processes are gone. */
+  readonly closers: (() => Promise<void>)[] = [];
+  private servers?: { MYSQL_URL: string; AMQP_URL: string };
+  private knex?: Knex;
+  private vhost?: string;
+
+  /** The scratch database's URL and the vhost's (made on the first call), as the processes' env. */
+  async env(): Promise<{ MYSQL_URL: string; AMQP_URL: string }> {
+    if (!this.servers) {
+      const MYSQL_URL = scratch.scratchDatabaseUrl();
+      const { vhost, url } = await scratch.scratchVhost();
+      this.vhost = vhost;
+      this.servers = { MYSQL_URL, AMQP_URL: url };
+    }
+    return this.servers;
+  }
+
+  /** Starts one more process on the scratch servers, with `env` on top. */
+  async start(env: Record<string, string> = {}): Promise<ChildService> {
+    const child = await startChildService({ ...(await this.env()), ...env });
+    this.children.push(child);
+    return child;
+  }
+
+  /** A connection to the scratch database; once a process has started (it creates the database). */
+  get db(): Knex {
+    if (!this.servers) throw new Error('no scratch database yet: start a process first');
+    this.knex ??= connectDatabase({ url: this.servers.MYSQL_URL, poolSize: 2 });
+    return this.knex;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const c of this.children) await c.kill();
+    for (const close of this.closers) await close();
+    await this.knex?.destroy();
+    if (this.servers) await scratch.dropDatabase(this.servers.MYSQL_URL);
+    if (this.vhost) await scratch.deleteVhost(this.vhost);
+  }
 }
 
 /** Runs `work` for 0..n-1 with at most `concurrency` at once. */

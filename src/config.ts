@@ -9,8 +9,21 @@ import { redactUrl, splitUrlList, urlListProblems } from './broker-urls';
 
 export { redactUrl } from './broker-urls';
 
+/**
+ * What a process runs. `api`: the HTTP API (orders, payments, admin). `closer`: everything that fires timers and
+ * delivers: the timeout closer, the sweeper, webhook deliveries and retention. Both publish their outbox rows, serve
+ * /healthz, /readyz and /metrics, and follow the policy.
+ */
+export const SERVICE_ROLES = ['api', 'closer'] as const;
+export type ServiceRole = (typeof SERVICE_ROLES)[number];
+
 /** Validated service configuration; every duration is in milliseconds. */
 export interface AppConfig {
+  /**
+   * The roles this process runs (`SERVICE_ROLES`, comma-separated; default `api,closer`: everything in one process,
+   * as `npm start` always did). A fleet runs API-only processes behind its load balancer and a few closer-only ones.
+   */
+  roles: ServiceRole[];
   http: {
     /** HTTP listen port (`HTTP_PORT`, default 3000). */
     port: number;
@@ -167,6 +180,7 @@ export interface AppConfig {
 
 /** Which environment variable feeds which key, so errors can name both. */
 const ENV_NAMES: Record<string, string> = {
+  roles: 'SERVICE_ROLES',
   'http.port': 'HTTP_PORT',
   'http.requestTimeout': 'HTTP_REQUEST_TIMEOUT',
   'http.headersTimeout': 'HTTP_HEADERS_TIMEOUT',
@@ -271,11 +285,26 @@ const webhookUrls = z
     for (const problem of webhookUrlProblems(urls)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
   });
 
+// A list in a file, or comma-separated text from the environment: known roles, each once, at least one.
+const roles = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (typeof value === 'string' ? value.split(',') : value).map((r) => r.trim()).filter(Boolean))
+  .superRefine((list, ctx) => {
+    const problem = (message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+    if (list.length === 0) problem(`names no role (use ${SERVICE_ROLES.join(', ')} or both)`);
+    for (const role of list)
+      if (!(SERVICE_ROLES as readonly string[]).includes(role))
+        problem(`unknown role "${role}" (known: ${SERVICE_ROLES.join(', ')})`);
+    if (new Set(list).size !== list.length) problem('names a role twice');
+  })
+  .transform((list) => list as ServiceRole[]);
+
 // Every section is strict: a key the service does not know (a typo such as `closer.prefetchh`) stops start-up
 // instead of being silently ignored.
 const section = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
 
 const schema = section({
+  roles,
   http: section({
     port: z.coerce.number().int().min(0).max(65535),
     bodyLimit: z.string(),

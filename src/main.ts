@@ -15,16 +15,11 @@ import { createHttpApp } from './http/app';
 import { errorFields, logger, setLogLevel } from './log';
 import { createMetrics } from './metrics';
 import type { UseCaseDeps } from './orders/use-case-deps';
-import { startRetention } from './jobs/retention';
-import { startSweeper } from './jobs/sweeper';
 import { checkTopologyAtStart, connectBroker, type BrokerHealth } from './messaging/broker';
-import { Closer } from './messaging/closer';
 import { OutboxRelay } from './messaging/outbox-relay';
 import { Publisher } from './messaging/publisher';
 import { serviceTopology } from './messaging/service-topology';
-import { WebhookDispatcher } from './webhooks/dispatcher';
-import { webhookKey } from './webhooks/signing';
-import { webhookTargets } from './webhooks/targets';
+import { startCloserRole, type CloserRole } from './closer-role';
 
 /** A running service; `stop` drains it. */
 export interface ServiceHandle {
@@ -35,12 +30,17 @@ export interface ServiceHandle {
 }
 
 /**
- * Wires and starts everything in one process: migrations (or, with `mysql.migrateOnStart` off, a check that none
- * is pending), RabbitMQ topology, HTTP API, timeout closer, outbox relay and sweeper.
+ * Wires and starts the roles of one process (`config.roles`; by default all of them): migrations (or, with
+ * `mysql.migrateOnStart` off, a check that none is pending), RabbitMQ topology, outbox relay, the HTTP API, and
+ * the closer role (timeout closer, webhook deliveries, sweeper, retention).
  */
 export async function startService(config: AppConfig): Promise<ServiceHandle> {
   setLogLevel(config.log.level);
-  logger.info('starting', { mysql: redactUrl(config.mysql.url), amqp: config.amqp.urls.map(redactUrl).join(',') });
+  logger.info('starting', {
+    roles: config.roles.join(','),
+    mysql: redactUrl(config.mysql.url),
+    amqp: config.amqp.urls.map(redactUrl).join(','),
+  });
   const topology = serviceTopology(config);
   if (config.mysql.migrateOnStart) await migrateDatabase(config.mysql);
   else await assertSchemaCurrent(config.mysql);
@@ -48,7 +48,8 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
 
   // The service's transactions (create, close) send their statements together, in one round trip each. HTTP and
   // the background work (closer, sweeper, relay, retention) have a pool each: a flood of requests cannot starve
-  // the closer of connections, so timeouts close on time however busy the API is.
+  // the closer of connections, so timeouts close on time however busy the API is. Pools open connections only
+  // when used, so a process without the API role holds none of the API's.
   const db = connectDatabase({ ...config.mysql, multipleStatements: true });
   await assertAutoIncrementStep(db);
   const backgroundDb = connectDatabase({
@@ -74,11 +75,14 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
         () => false,
       ),
   };
+  let closerRole: CloserRole | undefined;
+  const runsCloser = config.roles.includes('closer');
   const metrics = createMetrics({
-    outboxBacklog: () => outboxBacklog(db, now()),
+    outboxBacklog: () => outboxBacklog(backgroundDb, now()),
     readiness: dependencies,
-    closerConsumers: () => closer.consumerCount,
-    webhookTargets: config.webhooks.urls.length,
+    // Only where a closer runs: an API-only process has none, and must not look like a closer that stopped.
+    closerConsumers: runsCloser ? () => closerRole?.consumerCount() ?? 0 : undefined,
+    webhookTargets: runsCloser ? config.webhooks.urls.length : 0,
   });
   const publisher = new Publisher(connection, topology, config.amqp.publishTimeout, health);
   const relay = new OutboxRelay({
@@ -97,41 +101,6 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   const events: EventWriting | undefined = config.events.enabled
     ? { owner: processId, claimForMs: config.outbox.claimFor, written: (rows) => relay.publishNow(rows) }
     : undefined;
-  const closer = new Closer({
-    db: backgroundDb,
-    connection,
-    publisher,
-    topology,
-    levels: config.delayLevels,
-    prefetch: config.closer.prefetch,
-    batchSize: config.closer.batchSize,
-    concurrency: config.closer.concurrency,
-    maxAttempts: config.closer.maxAttempts,
-    now,
-    health,
-    observer: metrics.closer,
-    events,
-  });
-
-  // Webhooks have their own channels and prefetch (one per URL), so a slow receiver cannot hold up the closer.
-  const webhooks =
-    config.webhooks.urls.length > 0
-      ? new WebhookDispatcher({
-          connection,
-          publisher,
-          topology,
-          targets: webhookTargets(config.webhooks.urls),
-          key: webhookKey(config.webhooks.secret),
-          levels: config.delayLevels,
-          timeoutMs: config.webhooks.timeout,
-          maxAgeMs: config.webhooks.maxAge,
-          concurrency: config.webhooks.concurrency,
-          now,
-          health,
-          observer: metrics.webhooks,
-        })
-      : undefined;
-
   // The policy in force: the newest stored version (the environment seeds version 1), polled for changes.
   const policy = holdPolicy(await seedPolicy(db, policyText(configuredPolicy(config)), now()));
   logPolicyAdopted(policy.current(), 'policy in force');
@@ -155,29 +124,18 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   };
 
   relay.start();
-  closer.start();
-  webhooks?.start();
-  const sweeper = startSweeper({
-    db: backgroundDb,
-    now,
-    graceMs: config.sweeper.grace,
-    batchSize: config.sweeper.batchSize,
-    intervalMs: config.sweeper.interval,
-    events,
-    onFired: (kind, fired) => metrics.countFired(kind, fired, 'sweeper'),
-    onFailed: () => metrics.countSweepFailure(),
-  });
-
-  const retention = startRetention({
-    db: backgroundDb,
-    now,
-    intervalMs: config.retention.interval,
-    batchSize: config.retention.batchSize,
-    rules: [
-      { table: 'outbox', column: 'sent_at', retainMs: config.outbox.retainSent },
-      { table: 'idempotency_keys', column: 'created_at', retainMs: config.idempotency.retention },
-    ],
-  });
+  if (runsCloser)
+    closerRole = startCloserRole({
+      config,
+      db: backgroundDb,
+      connection,
+      publisher,
+      topology,
+      health,
+      metrics,
+      events,
+      now,
+    });
 
   const readiness = async () => {
     const down: string[] = draining ? ['draining'] : [];
@@ -186,6 +144,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   };
 
   const app = createHttpApp({
+    api: config.roles.includes('api'),
     useCases,
     paymentWebhookSecret: config.payments.webhookSecret,
     adminToken: config.admin.token,
@@ -236,10 +195,8 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await serverClosed;
-      await Promise.all([closer.stop(), webhooks?.stop()]);
-      await sweeper.stop();
+      await closerRole?.stop();
       await policyWatch.stop();
-      await retention.stop();
       await relay.stop();
       await publisher.close();
       await connection.close();

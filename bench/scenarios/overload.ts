@@ -31,20 +31,26 @@ export interface OverloadResult {
   shedding: OverloadRun;
   /** The same with shedding off (a limit nothing reaches), same run. */
   unbounded: OverloadRun;
+  /** Shedding on, with the roles apart: the load on an API-only process, the timeouts in a closer-only one. */
+  split: OverloadRun;
 }
 
 const WINDOW = '2s';
 
+/** One run against service processes started with `envs` (one process each); the first takes the HTTP load. */
 async function overloadRun(
   offered: number,
   seconds: number,
   connections: number,
-  env: Record<string, string>,
+  envs: Record<string, string>[],
 ): Promise<OverloadRun> {
   const scratch: Scratch = await createScratch(8);
   try {
     await seedProducts(scratch.pool, 'general');
-    const service = await startServiceProcess(scratch, { ORDER_PAYMENT_TIMEOUTS: `{"default":"${WINDOW}"}`, ...env });
+    const services = [];
+    for (const env of envs)
+      services.push(await startServiceProcess(scratch, { ORDER_PAYMENT_TIMEOUTS: `{"default":"${WINDOW}"}`, ...env }));
+    const service = services[0]!;
     const started = new Date();
     let n = 0;
     const result = await autocannon({
@@ -70,7 +76,7 @@ async function overloadRun(
     });
     const ended = new Date();
     await waitForNonePending(scratch.pool, 'overload: every created order closed', 120_000);
-    await service.stop();
+    for (const s of services) await s.stop();
     const [late] = await scratch.pool.query(
       `SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1000 AS ms FROM orders
         WHERE status = 'CLOSED' AND expires_at BETWEEN ? AND ? ORDER BY ms`,
@@ -104,16 +110,20 @@ async function overloadRun(
 
 /**
  * Overload: POST /orders offered at `offered`/s (more than the create path takes) for `seconds`, from many
- * connections; with the shipped load shedding and, in the same run, with shedding off. Orders get a 2 s window,
- * so their timeouts fall while HTTP is still saturated.
+ * connections; with the shipped load shedding and, in the same run, with shedding off and with the API and the
+ * closer in processes of their own. Orders get a 2 s window, so their timeouts fall while HTTP is still saturated.
  */
 export async function overload(offered: number, seconds: number, connections = 400): Promise<OverloadResult> {
   log(`overload: ${offered}/s offered for ${seconds} s from ${connections} connections, shedding on`);
-  const shedding = await overloadRun(offered, seconds, connections, {});
+  const shedding = await overloadRun(offered, seconds, connections, [{}]);
   log(`overload: the same with shedding off`);
-  const unbounded = await overloadRun(offered, seconds, connections, {
-    HTTP_MAX_IN_FLIGHT: '100000',
-    HTTP_MAX_QUEUE_WAIT: '1h',
-  });
-  return { offeredPerSecond: offered, seconds, connections, shedding, unbounded };
+  const unbounded = await overloadRun(offered, seconds, connections, [
+    { HTTP_MAX_IN_FLIGHT: '100000', HTTP_MAX_QUEUE_WAIT: '1h' },
+  ]);
+  log(`overload: shedding on, roles apart (SERVICE_ROLES=api takes the load, SERVICE_ROLES=closer closes)`);
+  const split = await overloadRun(offered, seconds, connections, [
+    { SERVICE_ROLES: 'api' },
+    { SERVICE_ROLES: 'closer' },
+  ]);
+  return { offeredPerSecond: offered, seconds, connections, shedding, unbounded, split };
 }

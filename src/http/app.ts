@@ -19,6 +19,11 @@ import { statsRoutes } from './routes/stats';
 
 /** What the HTTP layer needs besides the order use cases. */
 export interface HttpDeps {
+  /**
+   * Serve the API routes (default true: the process runs the `api` role). Without it only /healthz, /readyz,
+   * /metrics and /openapi.json answer, and everything else is 404: a closer-only process is watched, not called.
+   */
+  api?: boolean;
   /** What the product, order and stats routes run their use cases with. */
   useCases: UseCaseDeps;
   /** Shared secret signing payment notifications; empty: unsigned ones are accepted. */
@@ -80,6 +85,16 @@ export function createHttpApp(deps: HttpDeps): Express {
     res.type('application/json').send(openApiText());
   });
 
+  if (deps.api ?? true) mountApi(app, deps);
+  app.use((req, _res) => {
+    throw new AppError(404, 'not-found', 'Not found', `no route ${req.method} ${req.path}`);
+  });
+  app.use(problemHandler);
+  return app;
+}
+
+/** The API routes, behind the body parser and admission control. */
+function mountApi(app: Express, deps: HttpDeps): void {
   app.use(
     express.json({
       limit: deps.bodyLimit,
@@ -102,9 +117,4 @@ export function createHttpApp(deps: HttpDeps): Express {
     paymentRoutes(deps.useCases, deps.paymentWebhookSecret),
     adminRoutes(deps.useCases, deps.adminToken),
   );
-  app.use((req, _res) => {
-    throw new AppError(404, 'not-found', 'Not found', `no route ${req.method} ${req.path}`);
-  });
-  app.use(problemHandler);
-  return app;
 }

@@ -23,6 +23,18 @@ function configError(input: unknown): ConfigError {
 }
 
 describe('parseConfig', () => {
+  it('when SERVICE_ROLES names roles, then the process runs those; unknown, none or one twice stop start-up naming the key', () => {
+    expect(parseConfig(raw()).roles).toEqual(['api', 'closer']);
+    expect(parseConfig(raw({ roles: ' closer , api ' })).roles).toEqual(['closer', 'api']);
+    expect(parseConfig(raw({ roles: 'api' })).roles).toEqual(['api']);
+    for (const [roles, message] of [
+      ['worker', 'roles (SERVICE_ROLES): unknown role "worker" (known: api, closer)'],
+      [' , ', 'roles (SERVICE_ROLES): names no role'],
+      ['api,api', 'roles (SERVICE_ROLES): names a role twice'],
+    ])
+      expect(configError(raw({ roles })).message).toContain(message);
+  });
+
   it('when given the shipped defaults, then it parses durations to milliseconds and the body limit to bytes', () => {
     const config = parseConfig(raw());
     expect(config.http).toEqual({

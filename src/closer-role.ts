@@ -50,6 +50,8 @@ export function startCloserRole(deps: CloserRoleDeps): CloserRole {
     prefetch: config.closer.prefetch,
     batchSize: config.closer.batchSize,
     concurrency: config.closer.concurrency,
+    drainLanes: config.closer.drainLanes,
+    drainBatchSize: config.closer.drainBatchSize,
     maxAttempts: config.closer.maxAttempts,
     now,
     health,

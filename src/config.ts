@@ -101,6 +101,13 @@ export interface AppConfig {
     batchSize: number;
     /** Closing transactions run at once (default 3). */
     concurrency: number;
+    /**
+     * Under a backlog (a whole batch of timers waiting for a transaction), transactions that fire the oldest due
+     * timers straight from the database at once (default 4).
+     */
+    drainLanes: number;
+    /** Most timers fired in one of those backlog transactions (default 500). */
+    drainBatchSize: number;
     /** Database failures retried through the delay levels before a message is parked (default 8). */
     maxAttempts: number;
     /** Deliveries of one message before RabbitMQ parks it: the guard against messages that crash the process (default 5). */
@@ -349,6 +356,8 @@ const schema = section({
     prefetch: positiveInt,
     batchSize: positiveInt,
     concurrency: positiveInt,
+    drainLanes: positiveInt,
+    drainBatchSize: positiveInt,
     maxAttempts: positiveInt,
     deliveryLimit: positiveInt,
   }),

@@ -49,6 +49,8 @@ export interface CloseBatcherOptions {
   events?: EventWriting;
   /** Called after each transaction that closed orders, with how many and how long it took. */
   onClosed?: (fired: FiredOrder[], seconds: number) => void;
+  /** Called when a whole batch waits for a free transaction: the timers arrive faster than batches close. */
+  onBacklog?: () => void;
 }
 
 /** Orders of a failed batch closed at once, each in its own transaction, to find the one that fails. */
@@ -70,6 +72,7 @@ export class CloseBatcher {
     return new Promise<void>((settled) => {
       this.waiting.push({ due, settled });
       this.startBatches();
+      if (this.waiting.length >= this.opts.batchSize) this.opts.onBacklog?.();
     });
   }
 

@@ -9,6 +9,7 @@ import type { FiredOrder } from '../db/order-transitions';
 import { isConnectionError } from '../db/retry';
 import { errorFields, errorMessage, logger } from '../log';
 import { declareOrRecord, reconnectOnChannelLoss, type BrokerHealth } from './broker';
+import { BacklogDrain } from './backlog-drain';
 import { CloseBatcher, type DueTimeout, type UnclosedOutcomes } from './close-batcher';
 import { acknowledge, handBack, rejectForRedelivery, type Received } from './delivery';
 import { InFlight } from './in-flight';
@@ -39,6 +40,10 @@ export interface CloserOptions {
   batchSize: number;
   /** Closing transactions run at once (orders and products are locked in id order, so they cannot deadlock). */
   concurrency: number;
+  /** Under a backlog: transactions that fire the oldest due timers straight from the database at once. */
+  drainLanes: number;
+  /** Under a backlog: most timers fired in one of those transactions. */
+  drainBatchSize: number;
   /** Failed attempts (database down, unexpected errors) before a message is parked. */
   maxAttempts: number;
   now: () => Date;
@@ -58,6 +63,7 @@ export interface CloserOptions {
 export class Closer {
   private channel?: ChannelWrapper;
   private readonly batchers = new Map<TimerKindName, CloseBatcher>();
+  private readonly drains: BacklogDrain[] = [];
   private readonly inFlight = new InFlight('closer failed on a message');
   private readonly consumers = new Map<Channel, string>();
   private readonly held = new Set<{ timer: NodeJS.Timeout; handBack: () => void }>();
@@ -67,8 +73,29 @@ export class Closer {
     for (const kind of TIMER_KINDS) this.batchers.set(kind.name, this.batcherFor(kind));
   }
 
+  /** The batcher of one kind, with its backlog drain as the second trigger. */
   private batcherFor(kind: TimerKind): CloseBatcher {
     const { opts } = this;
+    const onFired = (fired: FiredOrder[], seconds: number) => {
+      opts.observer?.batch?.(fired.length, seconds);
+      opts.observer?.fired?.(kind, fired);
+      logger.info(kind.firedLog, {
+        count: fired.length,
+        source: kind.source,
+        kind: kind.name,
+        orderIds: fired.length <= 20 ? fired.map((c) => c.id) : undefined,
+      });
+    };
+    const drain = new BacklogDrain({
+      db: opts.db,
+      kind,
+      now: opts.now,
+      lanes: opts.drainLanes,
+      batchSize: opts.drainBatchSize,
+      events: opts.events,
+      onFired,
+    });
+    this.drains.push(drain);
     return new CloseBatcher({
       db: opts.db,
       kind,
@@ -77,16 +104,8 @@ export class Closer {
       concurrency: opts.concurrency,
       events: opts.events,
       outcomes: this.outcomes(),
-      onClosed: (fired, seconds) => {
-        opts.observer?.batch?.(fired.length, seconds);
-        opts.observer?.fired?.(kind, fired);
-        logger.info(kind.firedLog, {
-          count: fired.length,
-          source: kind.source,
-          kind: kind.name,
-          orderIds: fired.length <= 20 ? fired.map((c) => c.id) : undefined,
-        });
-      },
+      onClosed: onFired,
+      onBacklog: () => drain.trigger(),
     });
   }
 
@@ -116,6 +135,7 @@ export class Closer {
     for (const h of held) h.handBack();
     // Another process closes them: the broker redelivers what this one hands back.
     logger.info('closer stopped consuming; held timeouts handed back', { handedBack: held.length });
+    await Promise.all(this.drains.map((d) => d.stop()));
     await this.inFlight.settled();
     await this.channel?.close();
   }

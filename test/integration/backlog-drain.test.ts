@@ -2,7 +2,7 @@ import { loadConfig } from '../../src/config';
 import { startService, type ServiceHandle } from '../../src/main';
 import { TIMEOUT_QUEUE } from '../../src/messaging/topology';
 import { makeProduct, stockOf } from '../support/fixtures';
-import { eventually, management } from '../support/scratch';
+import { eventually, queueStats } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
 // The closer's second trigger: when timers arrive faster than its message batches close, it fires the oldest due
@@ -50,8 +50,7 @@ test('when 600 due timeouts wait in order.timeout as a closer starts, then it dr
   // No closer runs yet: the timeouts expire and wait in order.timeout, a backlog.
   await eventually(
     async () => {
-      const q = (await management(`/queues/${encodeURIComponent(api.vhost)}/${TIMEOUT_QUEUE}`)) as
-        { messages?: number } | undefined;
+      const q = await queueStats(api.vhost, TIMEOUT_QUEUE);
       return q?.messages === ORDERS ? true : undefined;
     },
     30_000,
@@ -98,15 +97,12 @@ test('when 600 due timeouts wait in order.timeout as a closer starts, then it dr
   // Every message is settled: acknowledged as already closed, none parked.
   await eventually(
     async () => {
-      const q = (await management(`/queues/${encodeURIComponent(api.vhost)}/${TIMEOUT_QUEUE}`)) as
-        { messages?: number } | undefined;
+      const q = await queueStats(api.vhost, TIMEOUT_QUEUE);
       return q?.messages === 0 ? true : undefined;
     },
     30_000,
     'order.timeout to be empty',
   );
-  const parked = (await management(`/queues/${encodeURIComponent(api.vhost)}/${TIMEOUT_QUEUE}.parked`)) as {
-    messages?: number;
-  };
-  expect(parked.messages ?? 0).toBe(0);
+  const parked = await queueStats(api.vhost, `${TIMEOUT_QUEUE}.parked`);
+  expect(parked?.messages ?? 0).toBe(0);
 });

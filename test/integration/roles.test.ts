@@ -2,7 +2,7 @@ import { loadConfig } from '../../src/config';
 import { startService, type ServiceHandle } from '../../src/main';
 import { TIMEOUT_QUEUE } from '../../src/messaging/topology';
 import { makeOrder, makeProduct, metricValue, stockOf, waitForStatus } from '../support/fixtures';
-import { eventually, management } from '../support/scratch';
+import { eventually, queueStats } from '../support/scratch';
 import { startTestService, type TestService } from '../support/service';
 
 // SERVICE_ROLES: a fleet runs API-only processes behind its load balancer and closer-only ones beside them, on one
@@ -47,8 +47,7 @@ test('when one process runs only the API and another only the closer, then an or
   // (The management API shows a queue's consumers a moment after they attach.)
   await eventually(
     async () => {
-      const queue = (await management(`/queues/${encodeURIComponent(api.vhost)}/${TIMEOUT_QUEUE}`)) as
-        { consumers?: number } | undefined;
+      const queue = await queueStats(api.vhost, TIMEOUT_QUEUE);
       return queue?.consumers === 1 ? true : undefined;
     },
     15_000,

@@ -94,6 +94,16 @@ export async function deleteVhost(vhost: string, servers: Servers = {}): Promise
   await management(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'DELETE' }, servers);
 }
 
+/** A queue's figures from the management API; undefined when it does not exist. */
+export async function queueStats(
+  vhost: string,
+  queue: string,
+  servers: Servers = {},
+): Promise<{ messages?: number; consumers?: number } | undefined> {
+  return (await management(`/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`, {}, servers)) as
+    { messages?: number; consumers?: number } | undefined;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */

@@ -54,6 +54,68 @@ export function rawClosePerOrder(pool: mysql.Pool, ids: number[]): Promise<numbe
   );
 }
 
+/** Closes the locked `due` orders of an open transaction: status, restock per product, events (the peers' close). */
+async function closeLocked(conn: mysql.PoolConnection, due: number[], now: Date): Promise<void> {
+  await conn.query("UPDATE orders SET status = 'CLOSED', closed_at = ?, updated_at = ? WHERE id IN (?)", [
+    now,
+    now,
+    due,
+  ]);
+  const [held] = await conn.query(
+    'SELECT product_id, SUM(quantity) AS q FROM order_items WHERE order_id IN (?) GROUP BY product_id ORDER BY product_id',
+    [due],
+  );
+  const h = held as { product_id: number; q: string }[];
+  await conn.query(
+    `UPDATE products SET stock = stock + CASE id ${h.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE id IN (?)`,
+    [...h.flatMap((x) => [x.product_id, Number(x.q)]), h.map((x) => x.product_id)],
+  );
+  await conn.query('INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES ?', [
+    due.map((id) => [id, 'timeout', 'PENDING_PAYMENT', 'CLOSED', 'timeout', now]),
+  ]);
+}
+
+/**
+ * The polling peer, as a team would build it instead of messages: lanes that each take the oldest due orders,
+ * 500 a transaction with `FOR UPDATE SKIP LOCKED`, and close them as above, until a round finds fewer than 500.
+ * (Its 1 s polling interval only matters for lateness; a backlog keeps every lane busy.) Seconds taken.
+ */
+export function rawPollingDrain(pool: mysql.Pool, lanes = 4, batchSize = 500): Promise<number> {
+  let done = false;
+  return withWorkers(
+    Array.from({ length: lanes }, (_, i) => i),
+    lanes,
+    async (conn) => {
+      while (!done) {
+        const now = new Date();
+        await conn.beginTransaction();
+        const [rows] = await conn.query(
+          "SELECT id FROM orders WHERE status = 'PENDING_PAYMENT' AND expires_at <= ? ORDER BY expires_at, id LIMIT ? FOR UPDATE SKIP LOCKED",
+          [now, batchSize],
+        );
+        const due = (rows as { id: number }[]).map((r) => r.id);
+        if (due.length > 0) await closeLocked(conn, due, now);
+        await conn.commit();
+        if (due.length < batchSize) done = true;
+      }
+    },
+    pool,
+  );
+}
+
+/**
+ * The polling peer on a burst: it polls on every whole `intervalMs` of the clock, as a cron would, each poll
+ * draining every due order as {@link rawPollingDrain} does, until a poll after `deadline` left nothing due.
+ */
+export async function rawPollingBurst(pool: mysql.Pool, deadline: Date, intervalMs = 1000): Promise<void> {
+  for (let tick = Math.ceil(Date.now() / intervalMs) * intervalMs; ; tick += intervalMs) {
+    await sleep(Math.max(0, tick - Date.now()));
+    const polledAt = Date.now();
+    await rawPollingDrain(pool);
+    if (polledAt > deadline.getTime()) return;
+  }
+}
+
 /** The same work batched 200 orders a transaction (lock, update, restock per product, events), 8 connections. */
 export function rawCloseBatched(pool: mysql.Pool, ids: number[], batchSize = 200): Promise<number> {
   const batches: number[][] = [];
@@ -69,25 +131,7 @@ export function rawCloseBatched(pool: mysql.Pool, ids: number[], batchSize = 200
         [batch, now],
       );
       const due = (rows as { id: number }[]).map((r) => r.id);
-      if (due.length > 0) {
-        await conn.query("UPDATE orders SET status = 'CLOSED', closed_at = ?, updated_at = ? WHERE id IN (?)", [
-          now,
-          now,
-          due,
-        ]);
-        const [held] = await conn.query(
-          'SELECT product_id, SUM(quantity) AS q FROM order_items WHERE order_id IN (?) GROUP BY product_id ORDER BY product_id',
-          [due],
-        );
-        const h = held as { product_id: number; q: string }[];
-        await conn.query(
-          `UPDATE products SET stock = stock + CASE id ${h.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE id IN (?)`,
-          [...h.flatMap((x) => [x.product_id, Number(x.q)]), h.map((x) => x.product_id)],
-        );
-        await conn.query('INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES ?', [
-          due.map((id) => [id, 'timeout', 'PENDING_PAYMENT', 'CLOSED', 'timeout', now]),
-        ]);
-      }
+      if (due.length > 0) await closeLocked(conn, due, now);
       await conn.commit();
     },
     pool,

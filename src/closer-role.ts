@@ -15,16 +15,23 @@ import { webhookTargets } from './webhooks/targets';
 
 /** What the closer role is started with: the process's shared parts. */
 export interface CloserRoleDeps {
+  /** The process's validated configuration (closer, webhooks, sweeper, retention sections). */
   config: AppConfig;
   /** The background pool: the closer's transactions never wait for HTTP's connections. */
   db: Knex;
+  /** The process's managed broker connection; the closer and each webhook URL open channels of their own on it. */
   connection: AmqpConnectionManager;
+  /** Confirmed publishing (delay levels, parking, webhook retries). */
   publisher: Publisher;
+  /** The topology each consumer channel declares when it (re)connects. */
   topology: Topology;
+  /** Shared record of broker problems reconnecting cannot fix (shown by /readyz). */
   health: BrokerHealth;
+  /** Where the closer, webhooks and sweeper report. */
   metrics: Metrics;
   /** How transitions write their order events (undefined: events are off). */
   events: EventWriting | undefined;
+  /** The clock. */
   now: () => Date;
 }
 

@@ -68,8 +68,9 @@ export interface AppConfig {
     /** Connections in the pool of the HTTP API (`MYSQL_POOL_SIZE`, default 10). */
     poolSize: number;
     /**
-     * Connections of the closer, sweeper, outbox relay and retention job (`MYSQL_BACKGROUND_POOL_SIZE`, default 8):
-     * a pool of their own, so timeouts close on time however busy HTTP is.
+     * Connections of the closer, sweeper, outbox relay and retention job (`MYSQL_BACKGROUND_POOL_SIZE`, default 12):
+     * a pool of their own, so timeouts close on time however busy HTTP is. More than `closer.drainLanes` +
+     * `closer.concurrency`, so a backlog drain leaves connections to the relay, the sweeper and `/readyz`.
      */
     backgroundPoolSize: number;
     /** Apply pending migrations at start-up (`MYSQL_MIGRATE_ON_START`, default true); when false, a schema behind stops start-up. */
@@ -103,7 +104,7 @@ export interface AppConfig {
     concurrency: number;
     /**
      * Under a backlog (a whole batch of timers waiting for a transaction), transactions that fire the oldest due
-     * timers straight from the database at once (default 4).
+     * timers straight from the database at once (default 4; 0: never, the messages alone fire them).
      */
     drainLanes: number;
     /** Most timers fired in one of those backlog transactions (default 500). */
@@ -356,7 +357,7 @@ const schema = section({
     prefetch: positiveInt,
     batchSize: positiveInt,
     concurrency: positiveInt,
-    drainLanes: positiveInt,
+    drainLanes: z.coerce.number().int().min(0),
     drainBatchSize: positiveInt,
     maxAttempts: positiveInt,
     deliveryLimit: positiveInt,
@@ -458,6 +459,18 @@ function checkWebhookSecret(webhooks: { urls: string[]; secret: string }): void 
   if (problem) throw new ConfigError(`Invalid configuration:\n  webhooks.secret (WEBHOOK_SECRET): ${problem}`);
 }
 
+/** A backlog drain and the closer's batches must leave the relay, the sweeper and `/readyz` a connection or more. */
+function checkBackgroundPool(c: {
+  mysql: { backgroundPoolSize: number };
+  closer: { drainLanes: number; concurrency: number };
+}): void {
+  const busy = c.closer.drainLanes + c.closer.concurrency;
+  if (busy < c.mysql.backgroundPoolSize) return;
+  throw new ConfigError(
+    `Invalid configuration:\n  mysql.backgroundPoolSize (MYSQL_BACKGROUND_POOL_SIZE): must be more than closer.drainLanes + closer.concurrency (${busy}), so a backlog drain leaves connections for the outbox relay, the sweeper and /readyz`,
+  );
+}
+
 /** Production protects the admin routes (they change every order's payment window) with a token. */
 function checkProductionAdmin(token: string, nodeEnv: string | undefined): void {
   if (nodeEnv !== 'production' || token.trim() !== '') return;
@@ -518,6 +531,7 @@ export function parseConfig(raw: unknown, nodeEnv: string | undefined = process.
       'Invalid configuration:\n  events.enabled (ORDER_EVENTS): must be true when WEBHOOK_URLS is set: webhooks deliver the order events',
     );
   checkProductionAdmin(result.data.admin.token, nodeEnv);
+  checkBackgroundPool(result.data);
   const config = {
     ...result.data,
     http: { ...result.data.http, bodyLimit: parseBytes(result.data.http.bodyLimit) },

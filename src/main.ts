@@ -48,8 +48,8 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
 
   // The service's transactions (create, close) send their statements together, in one round trip each. HTTP and
   // the background work (closer, sweeper, relay, retention) have a pool each: a flood of requests cannot starve
-  // the closer of connections, so timeouts close on time however busy the API is. Pools open connections only
-  // when used, so a process without the API role holds none of the API's.
+  // the closer of connections, so timeouts close on time however busy the API is. Pools open connections when
+  // used and close idle ones, so a closer-only process soon holds none of the API's (start-up uses one).
   const db = connectDatabase({ ...config.mysql, multipleStatements: true });
   await assertAutoIncrementStep(db);
   const backgroundDb = connectDatabase({
@@ -144,7 +144,7 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
   };
 
   const app = createHttpApp({
-    api: config.roles.includes('api'),
+    serveApi: config.roles.includes('api'),
     useCases,
     paymentWebhookSecret: config.payments.webhookSecret,
     adminToken: config.admin.token,

@@ -1,4 +1,4 @@
-import { rawCloseBatched, rawClosePerOrder } from '../raw-baselines';
+import { rawCloseBatched, rawClosePerOrder, rawPollingDrain } from '../raw-baselines';
 import { createScratch, log, publishDue, seedOrders, seedProducts, startServiceProcess, waitFor } from '../support';
 
 export interface BacklogResult {
@@ -7,14 +7,27 @@ export interface BacklogResult {
   rawPerOrderClosesPerSecond: number;
   rawBatchedClosesPerSecond: number;
   rawBatchedSeconds: number;
+  /** The polling peer (4 lanes, 500 a transaction, SKIP LOCKED) on the same number of due orders. */
+  pollingPeerClosesPerSecond: number;
 }
 
-/** 1. Backlog drain: N due orders already waiting in order.timeout, against raw SQL doing the same closes. */
+/**
+ * 1. Backlog drain: N due orders already waiting in order.timeout, against raw SQL doing the same closes and the
+ * polling peer draining N due orders of its own first (alone in the table then, as it would be in its own shop).
+ */
 export async function backlogDrain(n: number): Promise<BacklogResult> {
   const scratch = await createScratch(8);
   try {
     await seedProducts(scratch.pool, 'general');
     const past = new Date(Date.now() - 1000);
+    log(`backlog: seeding ${n} due orders for the polling peer; it drains them (4 lanes, 500 a transaction)`);
+    await seedOrders(scratch.pool, { firstId: 3_000_001, count: n, expiresAt: past });
+    await rawPollingDrain(scratch.pool);
+    // Timed as the service is: first close to last, as the database recorded them.
+    const [peerSpan] = await scratch.pool.query(
+      'SELECT TIMESTAMPDIFF(MICROSECOND, MIN(closed_at), MAX(closed_at)) AS us FROM orders WHERE id > 3000000',
+    );
+    const pollingSeconds = Math.max(Number((peerSpan as { us: number }[])[0]!.us) / 1e6, 0.001);
     log(`backlog: seeding 3 × ${n} due orders`);
     const serviceIds = await seedOrders(scratch.pool, { firstId: 1, count: n, expiresAt: past });
     const perOrderIds = await seedOrders(scratch.pool, { firstId: 1_000_001, count: n, expiresAt: past });
@@ -57,6 +70,7 @@ export async function backlogDrain(n: number): Promise<BacklogResult> {
       rawPerOrderClosesPerSecond: n / perOrderSeconds,
       rawBatchedClosesPerSecond: n / batchedSeconds,
       rawBatchedSeconds: batchedSeconds,
+      pollingPeerClosesPerSecond: n / pollingSeconds,
     };
   } finally {
     await scratch.destroy();

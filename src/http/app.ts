@@ -23,7 +23,7 @@ export interface HttpDeps {
    * Serve the API routes (default true: the process runs the `api` role). Without it only /healthz, /readyz,
    * /metrics and /openapi.json answer, and everything else is 404: a closer-only process is watched, not called.
    */
-  api?: boolean;
+  serveApi?: boolean;
   /** What the product, order and stats routes run their use cases with. */
   useCases: UseCaseDeps;
   /** Shared secret signing payment notifications; empty: unsigned ones are accepted. */
@@ -85,7 +85,7 @@ export function createHttpApp(deps: HttpDeps): Express {
     res.type('application/json').send(openApiText());
   });
 
-  if (deps.api ?? true) mountApi(app, deps);
+  if (deps.serveApi ?? true) mountApi(app, deps);
   app.use((req, _res) => {
     throw new AppError(404, 'not-found', 'Not found', `no route ${req.method} ${req.path}`);
   });

@@ -1,23 +1,22 @@
-import type { Knex } from 'knex';
-import type { EventWriting } from '../db/order-event-outbox';
-import { fireDueTimers, type FiredOrder } from '../db/order-transitions';
-import { retryOnConflict } from '../db/retry';
+import type { FiredOrder } from '../db/order-transitions';
 import type { TimerKind } from '../domain/timer-kinds';
 import { errorFields, logger } from '../log';
 
 /** Options for {@link BacklogDrain}. */
 export interface BacklogDrainOptions {
-  db: Knex;
-  kind: TimerKind;
-  now: () => Date;
-  /** Transactions that run at once while draining (each takes the oldest due orders nobody holds). */
+  /**
+   * One transaction: fires up to `limit` of the oldest timers of `kind` due by now that no one else holds (SKIP
+   * LOCKED), and answers what it fired. A drain holds up to `lanes` connections of the pool this runs on.
+   */
+  fire: (kind: TimerKind, limit: number) => Promise<FiredOrder[]>;
+  /** Transactions that run at once while draining (each takes the oldest due orders nobody holds); 0: never drain. */
   lanes: number;
   /** Most orders fired in one of its transactions. */
   batchSize: number;
-  /** Writes the events of what it fires; omitted when events are off. */
-  events?: EventWriting;
-  /** Called after each transaction that fired timers, with what it fired and how long it took. */
-  onFired?: (fired: FiredOrder[], seconds: number) => void;
+  /** After a drain failed, how long before another may start (ms). */
+  cooldownMs: number;
+  /** Called after each transaction that fired timers, with the kind, what it fired and how long it took. */
+  onFired?: (kind: TimerKind, fired: FiredOrder[], seconds: number) => void;
 }
 
 /**
@@ -27,53 +26,68 @@ export interface BacklogDrainOptions {
  * the drain fires the oldest due timers in large transactions on several lanes (SKIP LOCKED: lanes and other
  * processes never take the same order) until a round finds fewer than a batch. The messages of those orders still
  * arrive and are acknowledged as already fired. Nothing fires early: only timers due by now are taken.
+ *
+ * One drain runs at a time, whatever the kind, so it never holds more than `lanes` connections.
  */
 export class BacklogDrain {
   private running?: Promise<void>;
   private stopping = false;
+  private coolUntil = 0;
 
   constructor(private readonly opts: BacklogDrainOptions) {}
 
-  /** Starts draining unless a drain already runs; it ends by itself once the backlog is gone. */
-  trigger(): void {
-    if (this.running || this.stopping) return;
-    logger.info('backlog: draining due timers from the database', {
-      kind: this.opts.kind.name,
-      lanes: this.opts.lanes,
-      batchSize: this.opts.batchSize,
-    });
+  /** Starts draining `kind` unless a drain already runs (or just failed); it ends by itself once it is drained. */
+  trigger(kind: TimerKind): void {
+    if (this.running || this.stopping || this.opts.lanes === 0 || Date.now() < this.coolUntil) return;
+    this.running = this.drain(kind).finally(() => (this.running = undefined));
+  }
+
+  private async drain(kind: TimerKind): Promise<void> {
+    const { lanes, batchSize } = this.opts;
     const started = Date.now();
     let fired = 0;
+    // A lane that fails stops the others after their current transaction: the drain ends as one.
+    let failed: unknown;
     const lane = async () => {
-      while (!this.stopping) {
-        const n = await this.fireOnce();
+      while (!this.stopping && failed === undefined) {
+        let n: number;
+        try {
+          n = await this.fireOnce(kind);
+        } catch (err) {
+          failed ??= err;
+          return;
+        }
         fired += n;
-        if (n < this.opts.batchSize) return;
+        if (n < batchSize) return;
       }
     };
-    this.running = Promise.all(Array.from({ length: this.opts.lanes }, lane))
-      .then(() => {
-        logger.info('backlog drained', { kind: this.opts.kind.name, fired, ms: Date.now() - started });
-      })
-      .catch((err) => {
-        // The messages still fire every timer; the next backlog triggers another drain.
-        logger.warn('backlog drain failed; the messages go on firing the timers', {
-          kind: this.opts.kind.name,
-          ...errorFields(err),
-        });
-      })
-      .finally(() => (this.running = undefined));
+    await Promise.all(Array.from({ length: lanes }, lane));
+    if (failed !== undefined) {
+      // The messages still fire every timer, a failing order isolated in its own transaction.
+      this.coolUntil = Date.now() + this.opts.cooldownMs;
+      logger.warn('backlog drain failed; the messages go on firing the timers', {
+        kind: kind.name,
+        fired,
+        retryAfterMs: this.opts.cooldownMs,
+        ...errorFields(failed),
+      });
+    } else if (fired > 0) {
+      logger.info('backlog drained from the database', { kind: kind.name, fired, lanes, ms: Date.now() - started });
+    }
   }
 
   /** One transaction: the oldest due timers nobody else holds; how many it fired. */
-  private async fireOnce(): Promise<number> {
-    const { db, kind, now, batchSize, events, onFired } = this.opts;
+  private async fireOnce(kind: TimerKind): Promise<number> {
+    const { batchSize, onFired } = this.opts;
     const started = process.hrtime.bigint();
-    const fired = await retryOnConflict(() =>
-      fireDueTimers(db, kind, { source: kind.source, now: now(), limit: batchSize, events }),
-    );
-    if (fired.length > 0) onFired?.(fired, Number(process.hrtime.bigint() - started) / 1e9);
+    const fired = await this.opts.fire(kind, batchSize);
+    if (fired.length > 0) onFired?.(kind, fired, Number(process.hrtime.bigint() - started) / 1e9);
     return fired.length;
+  }
+
+  /** Resolves once no drain runs (at once when none does). */
+  async idle(): Promise<void> {
+    await this.running;
   }
 
   /** Lets the running transactions finish; starts no more. */

@@ -49,7 +49,10 @@ export interface CloseBatcherOptions {
   events?: EventWriting;
   /** Called after each transaction that closed orders, with how many and how long it took. */
   onClosed?: (fired: FiredOrder[], seconds: number) => void;
-  /** Called when a whole batch waits for a free transaction: the timers arrive faster than batches close. */
+  /**
+   * Called when a whole batch comes to wait for a free transaction (the timers arrive faster than batches close);
+   * once, until fewer than a batch wait again.
+   */
   onBacklog?: () => void;
 }
 
@@ -64,6 +67,7 @@ const ISOLATION_WORKERS = 4;
 export class CloseBatcher {
   private readonly waiting: { due: DueTimeout; settled: () => void }[] = [];
   private running = 0;
+  private backlogSignalled = false;
 
   constructor(private readonly opts: CloseBatcherOptions) {}
 
@@ -72,13 +76,16 @@ export class CloseBatcher {
     return new Promise<void>((settled) => {
       this.waiting.push({ due, settled });
       this.startBatches();
-      if (this.waiting.length >= this.opts.batchSize) this.opts.onBacklog?.();
+      if (this.waiting.length < this.opts.batchSize || this.backlogSignalled) return;
+      this.backlogSignalled = true;
+      this.opts.onBacklog?.();
     });
   }
 
   private startBatches(): void {
     while (this.running < this.opts.concurrency && this.waiting.length > 0) {
       const batch = this.waiting.splice(0, this.opts.batchSize);
+      if (this.waiting.length < this.opts.batchSize) this.backlogSignalled = false;
       this.running++;
       void this.closeBatch(batch.map((w) => w.due)).finally(() => {
         batch.forEach((w) => w.settled());

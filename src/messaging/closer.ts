@@ -5,8 +5,8 @@ import type { EventWriting } from '../db/order-event-outbox';
 import { backoffLevel, planDelay, type DelayLevel } from '../domain/delay-plan';
 import { parseTimeoutMessage } from '../domain/timeout-message';
 import { TIMER_KINDS, type TimerKind, type TimerKindName } from '../domain/timer-kinds';
-import type { FiredOrder } from '../db/order-transitions';
-import { isConnectionError } from '../db/retry';
+import { fireDueTimers, type FiredOrder } from '../db/order-transitions';
+import { isConnectionError, retryOnConflict } from '../db/retry';
 import { errorFields, errorMessage, logger } from '../log';
 import { declareOrRecord, reconnectOnChannelLoss, type BrokerHealth } from './broker';
 import { BacklogDrain } from './backlog-drain';
@@ -17,6 +17,9 @@ import { parkMessage } from './park';
 import type { Publisher } from './publisher';
 import { delayTimeout } from './schedule-timeout';
 import { assertTopology, TIMEOUT_QUEUE, type Topology } from './topology';
+
+/** After a backlog drain failed (an order that cannot be closed), how long the messages alone fire the timers. */
+const DRAIN_COOLDOWN_MS = 30_000;
 
 /** What the closer reports, for metrics. All optional. */
 export interface CloserObserver {
@@ -40,7 +43,7 @@ export interface CloserOptions {
   batchSize: number;
   /** Closing transactions run at once (orders and products are locked in id order, so they cannot deadlock). */
   concurrency: number;
-  /** Under a backlog: transactions that fire the oldest due timers straight from the database at once. */
+  /** Under a backlog: transactions that fire the oldest due timers straight from the database at once (0: never). */
   drainLanes: number;
   /** Under a backlog: most timers fired in one of those transactions. */
   drainBatchSize: number;
@@ -63,39 +66,41 @@ export interface CloserOptions {
 export class Closer {
   private channel?: ChannelWrapper;
   private readonly batchers = new Map<TimerKindName, CloseBatcher>();
-  private readonly drains: BacklogDrain[] = [];
+  private readonly drain: BacklogDrain;
   private readonly inFlight = new InFlight('closer failed on a message');
   private readonly consumers = new Map<Channel, string>();
   private readonly held = new Set<{ timer: NodeJS.Timeout; handBack: () => void }>();
   private stopping = false;
 
   constructor(private readonly opts: CloserOptions) {
+    this.drain = new BacklogDrain({
+      fire: (kind, limit) =>
+        retryOnConflict(() =>
+          fireDueTimers(opts.db, kind, { source: kind.source, now: opts.now(), limit, events: opts.events }),
+        ),
+      lanes: opts.drainLanes,
+      batchSize: opts.drainBatchSize,
+      cooldownMs: DRAIN_COOLDOWN_MS,
+      onFired: (kind, fired, seconds) => this.onFired(kind, fired, seconds),
+    });
     for (const kind of TIMER_KINDS) this.batchers.set(kind.name, this.batcherFor(kind));
   }
 
-  /** The batcher of one kind, with its backlog drain as the second trigger. */
+  /** After each transaction that fired timers, batch or drain: metrics and one log line. */
+  private onFired(kind: TimerKind, fired: FiredOrder[], seconds: number): void {
+    this.opts.observer?.batch?.(fired.length, seconds);
+    this.opts.observer?.fired?.(kind, fired);
+    logger.info(kind.firedLog, {
+      count: fired.length,
+      source: kind.source,
+      kind: kind.name,
+      orderIds: fired.length <= 20 ? fired.map((c) => c.id) : undefined,
+    });
+  }
+
+  /** The batcher of one kind, with the backlog drain as the second trigger. */
   private batcherFor(kind: TimerKind): CloseBatcher {
     const { opts } = this;
-    const onFired = (fired: FiredOrder[], seconds: number) => {
-      opts.observer?.batch?.(fired.length, seconds);
-      opts.observer?.fired?.(kind, fired);
-      logger.info(kind.firedLog, {
-        count: fired.length,
-        source: kind.source,
-        kind: kind.name,
-        orderIds: fired.length <= 20 ? fired.map((c) => c.id) : undefined,
-      });
-    };
-    const drain = new BacklogDrain({
-      db: opts.db,
-      kind,
-      now: opts.now,
-      lanes: opts.drainLanes,
-      batchSize: opts.drainBatchSize,
-      events: opts.events,
-      onFired,
-    });
-    this.drains.push(drain);
     return new CloseBatcher({
       db: opts.db,
       kind,
@@ -104,8 +109,8 @@ export class Closer {
       concurrency: opts.concurrency,
       events: opts.events,
       outcomes: this.outcomes(),
-      onClosed: onFired,
-      onBacklog: () => drain.trigger(),
+      onClosed: (fired, seconds) => this.onFired(kind, fired, seconds),
+      onBacklog: () => this.drain.trigger(kind),
     });
   }
 
@@ -135,7 +140,7 @@ export class Closer {
     for (const h of held) h.handBack();
     // Another process closes them: the broker redelivers what this one hands back.
     logger.info('closer stopped consuming; held timeouts handed back', { handedBack: held.length });
-    await Promise.all(this.drains.map((d) => d.stop()));
+    await this.drain.stop();
     await this.inFlight.settled();
     await this.channel?.close();
   }

@@ -59,6 +59,7 @@ describe('background pool', () => {
   beforeAll(async () => {
     service = await startTestService({
       mysql: { poolSize: 1, backgroundPoolSize: 2 },
+      closer: { concurrency: 1, drainLanes: 0 },
       orderPaymentTimeouts: { default: '1s' },
     });
   });

@@ -23,6 +23,14 @@ function configError(input: unknown): ConfigError {
 }
 
 describe('parseConfig', () => {
+  it('when the backlog drain and the closer batches would take every background connection, then start-up stops naming the pool', () => {
+    expect(configError(raw({}, { mysql: { backgroundPoolSize: 7 } })).message).toContain(
+      'mysql.backgroundPoolSize (MYSQL_BACKGROUND_POOL_SIZE): must be more than closer.drainLanes + closer.concurrency (7)',
+    );
+    const small = parseConfig(raw({}, { mysql: { backgroundPoolSize: 2 }, closer: { drainLanes: 0, concurrency: 1 } }));
+    expect(small.closer.drainLanes).toBe(0);
+  });
+
   it('when SERVICE_ROLES names roles, then the process runs those; unknown, none or one twice stop start-up naming the key', () => {
     expect(parseConfig(raw()).roles).toEqual(['api', 'closer']);
     expect(parseConfig(raw({ roles: ' closer , api ' })).roles).toEqual(['closer', 'api']);

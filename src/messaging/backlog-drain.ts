@@ -31,6 +31,7 @@ export interface BacklogDrainOptions {
  */
 export class BacklogDrain {
   private running?: Promise<void>;
+  private runningKind?: TimerKind;
   private stopping = false;
   private coolUntil = 0;
 
@@ -39,7 +40,11 @@ export class BacklogDrain {
   /** Starts draining `kind` unless a drain already runs (or just failed); it ends by itself once it is drained. */
   trigger(kind: TimerKind): void {
     if (this.running || this.stopping || this.opts.lanes === 0 || Date.now() < this.coolUntil) return;
-    this.running = this.drain(kind).finally(() => (this.running = undefined));
+    this.runningKind = kind;
+    this.running = this.drain(kind).finally(() => {
+      this.running = undefined;
+      this.runningKind = undefined;
+    });
   }
 
   private async drain(kind: TimerKind): Promise<void> {
@@ -85,8 +90,9 @@ export class BacklogDrain {
     return fired.length;
   }
 
-  /** Resolves once no drain runs (at once when none does). */
-  async idle(): Promise<void> {
+  /** Resolves once no drain (of `kind`, when given) runs: at once when none does. */
+  async idle(kind?: TimerKind): Promise<void> {
+    if (kind && this.runningKind !== kind) return;
     await this.running;
   }
 

@@ -54,6 +54,11 @@ export interface CloseBatcherOptions {
    * once, until fewer than a batch wait again.
    */
   onBacklog?: () => void;
+  /**
+   * Resolves once no backlog drain of this kind runs. A batch waits for it before its transaction: the drain
+   * fires these orders anyway, and batches locking the same rows meanwhile would only slow it down.
+   */
+  drainIdle?: () => Promise<void>;
 }
 
 /** Orders of a failed batch closed at once, each in its own transaction, to find the one that fails. */
@@ -101,6 +106,7 @@ export class CloseBatcher {
    */
   private async closeBatch(batch: DueTimeout[]): Promise<void> {
     const { db, now, outcomes } = this.opts;
+    await this.opts.drainIdle?.();
     const at = now();
     const ids = [...new Set(batch.map((d) => d.message.orderId))];
     const started = process.hrtime.bigint();

@@ -111,6 +111,7 @@ export class Closer {
       outcomes: this.outcomes(),
       onClosed: (fired, seconds) => this.onFired(kind, fired, seconds),
       onBacklog: () => this.drain.trigger(kind),
+      drainIdle: () => this.drain.idle(kind),
     });
   }
 

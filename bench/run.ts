@@ -76,7 +76,7 @@ async function main(): Promise<void> {
         scenario: '',
         figure: 'closes/s',
         service: fmt(r.serviceClosesPerSecond),
-        baseline: `${fmt(r.pollingPeerClosesPerSecond)} polling peer (4 lanes × 500, SKIP LOCKED; service: 4 drain lanes × 500 + 3 message batches)`,
+        baseline: `${fmt(r.pollingPeerClosesPerSecond)} polling peer (4 lanes × 500, SKIP LOCKED; service: 4 drain lanes × 500, message batches waiting)`,
         ratio: `${fmt(r.serviceClosesPerSecond / r.pollingPeerClosesPerSecond, 2)}×`,
         target: '≥ 1.0×',
       },

@@ -37,14 +37,18 @@ export class BacklogDrain {
 
   constructor(private readonly opts: BacklogDrainOptions) {}
 
-  /** Starts draining `kind` unless a drain already runs (or just failed); it ends by itself once it is drained. */
-  trigger(kind: TimerKind): void {
-    if (this.running || this.stopping || this.opts.lanes === 0 || Date.now() < this.coolUntil) return;
+  /**
+   * Starts draining `kind` unless a drain already runs (or just failed); it ends by itself once it is drained.
+   * Answers whether it started one.
+   */
+  trigger(kind: TimerKind): boolean {
+    if (this.running || this.stopping || this.opts.lanes === 0 || Date.now() < this.coolUntil) return false;
     this.runningKind = kind;
     this.running = this.drain(kind).finally(() => {
       this.running = undefined;
       this.runningKind = undefined;
     });
+    return true;
   }
 
   private async drain(kind: TimerKind): Promise<void> {

@@ -51,9 +51,9 @@ export interface CloseBatcherOptions {
   onClosed?: (fired: FiredOrder[], seconds: number) => void;
   /**
    * Called when a whole batch comes to wait for a free transaction (the timers arrive faster than batches close);
-   * once, until fewer than a batch wait again.
+   * answers whether a drain started. Once one did, not again until fewer than a batch wait.
    */
-  onBacklog?: () => void;
+  onBacklog?: () => boolean;
   /**
    * Resolves once no backlog drain of this kind runs. A batch waits for it before its transaction: the drain
    * fires these orders anyway, and batches locking the same rows meanwhile would only slow it down.
@@ -82,8 +82,7 @@ export class CloseBatcher {
       this.waiting.push({ due, settled });
       this.startBatches();
       if (this.waiting.length < this.opts.batchSize || this.backlogSignalled) return;
-      this.backlogSignalled = true;
-      this.opts.onBacklog?.();
+      this.backlogSignalled = this.opts.onBacklog?.() ?? false;
     });
   }
 
@@ -106,7 +105,7 @@ export class CloseBatcher {
    */
   private async closeBatch(batch: DueTimeout[]): Promise<void> {
     const { db, now, outcomes } = this.opts;
-    await this.opts.drainIdle?.();
+    await this.opts.drainIdle?.().catch(() => undefined);
     const at = now();
     const ids = [...new Set(batch.map((d) => d.message.orderId))];
     const started = process.hrtime.bigint();

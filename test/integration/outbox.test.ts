@@ -62,7 +62,7 @@ test('when the process that wrote an order died before publishing, then the rela
   await waitForStatus(svc, String(orderId), 'CLOSED', 10_000);
   const events = await svc.db('order_events').where({ order_id: orderId });
   expect(events.map((e: { source: string }) => e.source)).toEqual(['timeout']);
-  const row = await svc.db('outbox').where({ order_id: orderId }).first();
+  const row = await svc.db('outbox').where({ order_id: orderId, kind: 'order.timeout' }).first();
   expect(row.sent_at).not.toBeNull();
   expect((await svc.db('products').where({ id: product }).first()).stock).toBe(3);
 });

@@ -14,7 +14,7 @@ const firedOrders = (n: number): FiredOrder[] =>
   }));
 
 /** A table of `due` orders fired `limit` at a time; records how many transactions ran at once. */
-function table(due: number, opts: { failAfter?: number } = {}) {
+function table(due: number, opts: { failOn?: number } = {}) {
   const state = { due, transactions: 0, inFlight: 0, maxInFlight: 0 };
   const fire = async (_kind: TimerKind, limit: number) => {
     state.transactions++;
@@ -22,7 +22,7 @@ function table(due: number, opts: { failAfter?: number } = {}) {
     state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
     await new Promise((r) => setImmediate(r));
     state.inFlight--;
-    if (opts.failAfter !== undefined && state.transactions > opts.failAfter) throw new Error('cannot close order 7');
+    if (state.transactions === opts.failOn) throw new Error('cannot close order 7');
     const n = Math.min(limit, state.due);
     state.due -= n;
     return firedOrders(n);
@@ -46,6 +46,8 @@ test('when triggered on a backlog, then its lanes fire every due order in full b
   await settled(drain);
   expect(state.due).toBe(0);
   expect(fired.reduce((a, b) => a + b, 0)).toBe(2_050);
+  // 4 × 500, then one lane's 50 and three empty rounds: each lane stops at its first short batch.
+  expect(state.transactions).toBe(8);
   expect(state.maxInFlight).toBeLessThanOrEqual(4);
 });
 
@@ -59,7 +61,8 @@ test('when triggered again while a drain runs, then no second one starts: never 
 });
 
 test('when one lane fails, then the others stop after their transaction, the drain ends as one, and none starts again during the cool-down', async () => {
-  const { state, fire } = table(10_000, { failAfter: 6 });
+  // Only the 7th transaction fails: the other lanes would go on for ever if nothing stopped them.
+  const { state, fire } = table(10_000, { failOn: 7 });
   const drain = new BacklogDrain({ fire, lanes: 3, batchSize: 100, cooldownMs: 60_000 });
   drain.trigger(PAYMENT_TIMEOUT);
   await settled(drain);

@@ -1,9 +1,7 @@
-import { loadConfig } from '../../src/config';
-import { startService, type ServiceHandle } from '../../src/main';
 import { TIMEOUT_QUEUE } from '../../src/messaging/topology';
 import { makeProduct, stockOf } from '../support/fixtures';
 import { eventually, queueStats } from '../support/scratch';
-import { startTestService, type TestService } from '../support/service';
+import { startBeside, startTestService, type TestService } from '../support/service';
 
 // The closer's second trigger: when timers arrive faster than its message batches close, it fires the oldest due
 // timers straight from the database in large transactions (closer.drainBatchSize) on several lanes.
@@ -12,7 +10,7 @@ const ORDERS = 600;
 const shared = { orderPaymentTimeouts: { default: '15m', short: '1s' }, delayLevels: '1s,2s' };
 
 let api: TestService;
-let closer: ServiceHandle | undefined;
+let closer: Awaited<ReturnType<typeof startBeside>> | undefined;
 
 beforeAll(async () => {
   api = await startTestService({ ...shared, roles: 'api' });
@@ -58,17 +56,12 @@ test('when 600 due timeouts wait in order.timeout as a closer starts, then it dr
   );
 
   // Small message batches, one at a time: the drain's batches (up to 100) stand out in the histogram.
-  closer = await startService(
-    loadConfig({
-      ...shared,
-      roles: 'closer',
-      http: { port: 0 },
-      mysql: { url: api.config.mysql.url },
-      amqp: { url: api.config.amqp.url },
-      closer: { batchSize: 5, concurrency: 1, drainLanes: 2, drainBatchSize: 100 },
-    }),
-  );
-  const base = `http://127.0.0.1:${closer.port}`;
+  closer = await startBeside(api, {
+    ...shared,
+    roles: 'closer',
+    closer: { batchSize: 5, concurrency: 1, drainLanes: 2, drainBatchSize: 100 },
+  });
+  const base = closer.baseUrl;
   await eventually(
     async () => {
       const [row] = await api.db('orders').whereIn('id', ids).andWhere({ status: 'CLOSED' }).count({ n: '*' });

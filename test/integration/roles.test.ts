@@ -1,9 +1,7 @@
-import { loadConfig } from '../../src/config';
-import { startService, type ServiceHandle } from '../../src/main';
 import { TIMEOUT_QUEUE } from '../../src/messaging/topology';
 import { makeOrder, makeProduct, metricValue, stockOf, waitForStatus } from '../support/fixtures';
 import { eventually, queueStats } from '../support/scratch';
-import { startTestService, type TestService } from '../support/service';
+import { startBeside, startTestService, type TestService } from '../support/service';
 
 // SERVICE_ROLES: a fleet runs API-only processes behind its load balancer and closer-only ones beside them, on one
 // database and one vhost. The API process must not consume timeouts; the closer process must not serve orders.
@@ -11,22 +9,13 @@ import { startTestService, type TestService } from '../support/service';
 const shared = { orderPaymentTimeouts: { default: '15m', short: '1s' }, delayLevels: '1s,2s' };
 
 let api: TestService;
-let closer: ServiceHandle;
+let closer: Awaited<ReturnType<typeof startBeside>>;
 let closerBase: string;
 
 beforeAll(async () => {
   api = await startTestService({ ...shared, roles: 'api' });
-  closer = await startService(
-    loadConfig({
-      ...shared,
-      roles: 'closer',
-      http: { port: 0 },
-      mysql: { url: api.config.mysql.url },
-      amqp: { url: api.config.amqp.url },
-    }),
-  );
-  closerBase = `http://127.0.0.1:${closer.port}`;
-  await eventually(async () => (await fetch(`${closerBase}/readyz`)).status === 200, 15_000, 'the closer to be ready');
+  closer = await startBeside(api, { ...shared, roles: 'closer' });
+  closerBase = closer.baseUrl;
 });
 
 afterAll(async () => {

@@ -18,6 +18,33 @@ export interface ApiResponse {
   body: any;
 }
 
+/** A second service process of one deployment (e.g. another role): on `of`'s database and vhost, ready. */
+export async function startBeside(
+  of: TestService,
+  overrides: ConfigOverrides = {},
+): Promise<ServiceHandle & { baseUrl: string }> {
+  const handle = await startService(
+    loadConfig({
+      http: { port: 0 },
+      mysql: { url: of.config.mysql.url },
+      amqp: { url: of.config.amqp.url },
+      ...overrides,
+    }),
+  );
+  const baseUrl = `http://127.0.0.1:${handle.port}`;
+  try {
+    await eventually(
+      async () => (await fetch(`${baseUrl}/readyz`)).status === 200,
+      15_000,
+      'the second service to be ready',
+    );
+  } catch (err) {
+    await handle.stop();
+    throw err;
+  }
+  return { ...handle, baseUrl };
+}
+
 /**
  * Starts the whole service on a scratch database and vhost, on a free port: on the shared servers, or on
  * the private ones `servers` names (tests that break a server).

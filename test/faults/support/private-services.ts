@@ -2,7 +2,7 @@ import { privateBroker, privateDatabase } from '../../support/private-services';
 
 // A RabbitMQ node and a MariaDB server of the fault suite's own, on other ports, so scenarios can kill -9,
 // SIGSTOP or stop them without touching the services every other test shares. Fixed names and ports (the
-// README documents them); the disruptive tests use other ones (test/disruptive/support/private-servers.ts).
+// docs/reliability.md documents them); the disruptive tests use other ones (test/disruptive/support/private-servers.ts).
 const ROOT = '/tmp/order-timeout-faults';
 
 const broker = privateBroker({

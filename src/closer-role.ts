@@ -39,6 +39,8 @@ export interface CloserRoleDeps {
 export interface CloserRole {
   /** Consumers the closer has on `order.timeout` right now (the closer-consumers gauge). */
   consumerCount(): number;
+  /** The closer's backlog drain running now, resolving when it ends; undefined when none runs. */
+  drainRunning(): Promise<void> | undefined;
   stop(): Promise<void>;
 }
 
@@ -107,6 +109,7 @@ export function startCloserRole(deps: CloserRoleDeps): CloserRole {
   });
   return {
     consumerCount: () => closer.consumerCount,
+    drainRunning: () => closer.drainRunning(),
     async stop() {
       await Promise.all([closer.stop(), webhooks?.stop()]);
       await sweeper.stop();

@@ -95,6 +95,8 @@ export async function startService(config: AppConfig): Promise<ServiceHandle> {
     batchSize: config.outbox.batchSize,
     now,
     onEventPublished: (kind) => metrics.countEventPublished(kind),
+    // A backlog drain gives the holds back first; the events it wrote follow once it ends (docs/architecture.md).
+    eventsMayGo: () => closerRole?.drainRunning(),
   });
   // Order events (contract §9): written in each transition's transaction, claimed by this process and handed to the
   // relay after commit, like the timeouts.

@@ -94,6 +94,11 @@ export class BacklogDrain {
     return fired.length;
   }
 
+  /** The drain running now (of any kind), resolving when it ends; undefined when none runs. */
+  get current(): Promise<void> | undefined {
+    return this.running;
+  }
+
   /** Resolves once no drain (of `kind`, when given) runs: at once when none does. */
   async idle(kind?: TimerKind): Promise<void> {
     if (kind && this.runningKind !== kind) return;

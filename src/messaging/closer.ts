@@ -133,6 +133,11 @@ export class Closer {
     return this.consumers.size;
   }
 
+  /** The backlog drain running now, resolving when it ends; undefined when none runs. */
+  drainRunning(): Promise<void> | undefined {
+    return this.drain.current;
+  }
+
   /** Stops consuming, finishes and acknowledges the messages in hand, closes the channel. */
   async stop(): Promise<void> {
     this.stopping = true;

@@ -54,6 +54,23 @@ export interface OutboxRelayOptions {
   now: () => Date;
   /** Called for each order event the broker confirmed, with its kind (`order.<type>`). */
   onEventPublished?: (kind: string) => void;
+  /**
+   * Resolves when order events this process committed may go out; undefined when they may at once. The closer's
+   * backlog drain holds them back, so that its closes (which give the holds back) finish first. Timeouts never wait.
+   */
+  eventsMayGo?: () => Promise<void> | undefined;
+}
+
+/**
+ * Longest an event committed here waits for {@link OutboxRelayOptions.eventsMayGo}, as a share of the claim: well
+ * before the claim lapses, so the relay of another process never publishes a row this one still holds.
+ */
+const MOST_HELD_SHARE_OF_CLAIM = 0.5;
+
+/** Rows handed over after commit and not yet published: one lane for timeouts, one for order events. */
+interface Lane {
+  pending: OutboxMessage[];
+  flushing?: Promise<void>;
 }
 
 /**
@@ -64,8 +81,8 @@ export interface OutboxRelayOptions {
 export class OutboxRelay {
   private timer?: NodeJS.Timeout;
   private round?: Promise<void>;
-  private pending: OutboxMessage[] = [];
-  private flushing?: Promise<void>;
+  private readonly timeouts: Lane = { pending: [] };
+  private readonly events: Lane = { pending: [] };
 
   constructor(private readonly opts: OutboxRelayOptions) {}
 
@@ -79,18 +96,47 @@ export class OutboxRelay {
     }, this.opts.intervalMs);
   }
 
-  /** Publishes rows this process has just committed (and still holds the claim of). */
+  /**
+   * Publishes rows this process has just committed (and still holds the claim of). Timeouts and order events go in
+   * lanes of their own, so that events held back by a backlog drain never delay the timeouts of new orders.
+   */
   publishNow(rows: OutboxMessage[]): void {
-    this.pending.push(...rows);
+    const events = rows.filter((r) => r.sequence !== null);
+    if (events.length < rows.length)
+      this.flush(
+        this.timeouts,
+        rows.filter((r) => r.sequence === null),
+      );
+    if (events.length > 0) this.flush(this.events, events, (oldest) => this.eventsMayGo(oldest));
+  }
+
+  /** Adds rows to a lane and publishes them in batches, each once `mayGo` (given its oldest row) resolved. */
+  private flush(lane: Lane, rows: OutboxMessage[], mayGo?: (oldest: OutboxMessage) => Promise<void>): void {
+    lane.pending.push(...rows);
     // Rows that arrive while a flush runs go out together in the next one: one UPDATE marks them all sent.
-    this.flushing ??= (async () => {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, this.opts.batchSize);
+    lane.flushing ??= (async () => {
+      while (lane.pending.length > 0) {
+        await mayGo?.(lane.pending[0]!);
+        const batch = lane.pending.splice(0, this.opts.batchSize);
         await this.publishRows(batch, true).catch((err) =>
           logger.warn('outbox publish failed; the relay will retry', { ...errorFields(err) }),
         );
       }
-    })().finally(() => (this.flushing = undefined));
+    })().finally(() => (lane.flushing = undefined));
+  }
+
+  /** Waits while order events are held back (a backlog drain), until `oldest` has held half its claim at most. */
+  private async eventsMayGo(oldest: OutboxMessage): Promise<void> {
+    const held = this.opts.eventsMayGo?.();
+    if (!held) return;
+    const heldSoFar = this.opts.now().getTime() - oldest.createdAt.getTime();
+    const left = this.opts.claimForMs * MOST_HELD_SHARE_OF_CLAIM - heldSoFar;
+    if (left <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, left);
+    });
+    await Promise.race([held.catch(() => undefined), limit]).finally(() => clearTimeout(timer));
   }
 
   /** One round: claim lapsed rows and publish them, until none are left. */
@@ -174,6 +220,6 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.round;
-    await this.flushing;
+    await Promise.all([this.timeouts.flushing, this.events.flushing]);
   }
 }

@@ -98,4 +98,19 @@ test('when 600 due timeouts wait in order.timeout as a closer starts, then it dr
   );
   const parked = await queueStats(api.vhost, `${TIMEOUT_QUEUE}.parked`);
   expect(parked?.messages ?? 0).toBe(0);
+
+  // The closed events, held back while the drain ran, all go out once it ended: one per order.
+  await eventually(
+    async () => {
+      const [row] = await api
+        .db('outbox')
+        .whereIn('order_id', ids)
+        .andWhere({ kind: 'order.closed' })
+        .whereNotNull('sent_at')
+        .count({ n: '*' });
+      return Number(row!.n) === ORDERS ? true : undefined;
+    },
+    30_000,
+    `${ORDERS} order.closed events published`,
+  );
 });

@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import { parseDelayLevels } from '../../src/domain/delay-plan';
-import { OutboxRelay } from '../../src/messaging/outbox-relay';
+import { randomUUID } from 'node:crypto';
+import type { OutboxMessage } from '../../src/db/outbox-repo';
+import { OutboxRelay, type OutboxRelayOptions } from '../../src/messaging/outbox-relay';
 import type { Publisher } from '../../src/messaging/publisher';
-import { insertUnsentOutbox, migratedScratchDatabase } from '../support/scratch';
+import { eventually, insertUnsentOutbox, migratedScratchDatabase } from '../support/scratch';
 
 // A database of its own and no running service: nothing else may claim the rows while the relay under test runs.
 let scratch: Awaited<ReturnType<typeof migratedScratchDatabase>>;
@@ -18,8 +20,8 @@ beforeEach(async () => {
 
 const insertUnsent = (count: number) => insertUnsentOutbox(db, count);
 
-function relayWith(publisher: Pick<Publisher, 'isConnected' | 'publish'>): OutboxRelay {
-  return new OutboxRelay({
+function relayOptions(publisher: Pick<Publisher, 'isConnected' | 'publish'>): OutboxRelayOptions {
+  return {
     db,
     publisher: publisher as Publisher,
     levels: parseDelayLevels('1s,2s,5s'),
@@ -28,8 +30,10 @@ function relayWith(publisher: Pick<Publisher, 'isConnected' | 'publish'>): Outbo
     intervalMs: 60_000,
     batchSize: 2,
     now: () => new Date(),
-  });
+  };
 }
+
+const relayWith = (publisher: Pick<Publisher, 'isConnected' | 'publish'>) => new OutboxRelay(relayOptions(publisher));
 
 /** Resolves to 'returned' when the round ends, 'still running' when it has not after `ms`. */
 async function roundWithin(relay: OutboxRelay, ms: number): Promise<string> {
@@ -91,4 +95,82 @@ test('when every publish succeeds, then one round sends the whole backlog, batch
   expect(await roundWithin(relay, 3000)).toBe('returned');
   expect(publishes).toBe(5);
   expect(await db('outbox').whereNull('sent_at').count({ n: '*' }).first()).toEqual({ n: 0 });
+});
+
+/** One unsent timeout row and one unsent order event row, as a transaction of this process just committed them. */
+async function committedTimeoutAndEvent(): Promise<{ timeout: OutboxMessage; event: OutboxMessage }> {
+  await insertUnsent(1);
+  const [timeoutRow] = await db<{ id: number; message_id: string; payload: string }>('outbox').select(
+    'id',
+    'message_id',
+    'payload',
+  );
+  const eventId = randomUUID();
+  const [eventRowId]: number[] = await db('outbox').insert({
+    message_id: eventId,
+    kind: 'order.closed',
+    order_id: 1,
+    payload: '{}',
+    sequence: 1,
+    created_at: new Date(),
+  });
+  const row = (id: number, messageId: string, kind: string, payload: string, sequence: number | null) => ({
+    id: String(id),
+    messageId,
+    kind,
+    orderId: '1',
+    payload,
+    attempts: 0,
+    createdAt: new Date(),
+    sequence,
+  });
+  return {
+    timeout: row(timeoutRow!.id, timeoutRow!.message_id, 'order.timeout', timeoutRow!.payload, null),
+    event: row(eventRowId!, eventId, 'order.closed', '{}', 1),
+  };
+}
+
+/** A publisher that records the message ids it was asked to publish. */
+function recordingPublisher(published: string[]): Pick<Publisher, 'isConnected' | 'publish'> {
+  return {
+    isConnected: () => true,
+    publish: async (_exchange, _key, _body, options) => {
+      published.push(String(options?.messageId));
+    },
+  };
+}
+
+test('when order events are held back by a backlog drain, then timeouts committed meanwhile still go out at once, and the events go out once the drain ends', async () => {
+  const { timeout, event } = await committedTimeoutAndEvent();
+  const published: string[] = [];
+  let drainEnds!: () => void;
+  const drain = new Promise<void>((resolve) => (drainEnds = resolve));
+  const relay = new OutboxRelay({
+    ...relayOptions(recordingPublisher(published)),
+    eventsMayGo: () => drain,
+  });
+
+  relay.publishNow([timeout, event]);
+  await eventually(async () => (published.includes(timeout.messageId) ? true : undefined), 5000, 'the timeout');
+  expect(published).not.toContain(event.messageId);
+
+  drainEnds();
+  await eventually(async () => (published.includes(event.messageId) ? true : undefined), 5000, 'the event');
+  await relay.stop();
+  expect(await db('outbox').whereNull('sent_at').count({ n: '*' }).first()).toEqual({ n: 0 });
+});
+
+test('when a backlog drain outlasts half the claim, then the order events it held go out anyway, before another process could claim them', async () => {
+  const { timeout, event } = await committedTimeoutAndEvent();
+  const published: string[] = [];
+  const relay = new OutboxRelay({
+    ...relayOptions(recordingPublisher(published)),
+    claimForMs: 1000,
+    eventsMayGo: () => new Promise<void>(() => undefined), // a drain that never ends
+  });
+
+  relay.publishNow([timeout, event]);
+  await eventually(async () => (published.includes(event.messageId) ? true : undefined), 5000, 'the held event');
+  await relay.stop();
+  expect(published).toEqual([timeout.messageId, event.messageId]);
 });

@@ -152,6 +152,29 @@ export async function markOutboxSent(db: Knex, ids: readonly string[], now: Date
     .whereIn('id', ids as string[]);
 }
 
+/**
+ * Extends `owner`'s claims on rows it wrote and still holds (unsent, claim not lapsed, never claimed by a relay) for
+ * another `claimForMs`; answers the ids it holds. A row whose claim lapsed is left to whichever relay claims it.
+ */
+export async function renewOutboxClaims(
+  db: Knex,
+  ids: readonly string[],
+  owner: string,
+  now: Date,
+  claimForMs: number,
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const held = () =>
+    db('outbox')
+      .whereIn('id', ids as string[])
+      .andWhere({ claimed_by: owner, attempts: 0 })
+      .andWhere('claimed_until', '>', now)
+      .whereNull('sent_at');
+  await held().update({ claimed_until: new Date(now.getTime() + claimForMs) });
+  const rows: { id: number | string }[] = await held().select('id');
+  return new Set(rows.map((r) => String(r.id)));
+}
+
 /** Gives up a claim after a failed publish so the next relay round retries at once. */
 export async function releaseOutbox(db: Knex, ids: readonly string[], error: string): Promise<void> {
   if (ids.length === 0) return;

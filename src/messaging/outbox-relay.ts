@@ -7,6 +7,7 @@ import {
   eventsWaitingForEarlier,
   markOutboxSent,
   releaseOutbox,
+  renewOutboxClaims,
   type OutboxMessage,
 } from '../db/outbox-repo';
 import { errorFields, errorMessage, logger } from '../log';
@@ -62,8 +63,8 @@ export interface OutboxRelayOptions {
 }
 
 /**
- * Longest an event committed here waits for {@link OutboxRelayOptions.eventsMayGo}, as a share of the claim: well
- * before the claim lapses, so the relay of another process never publishes a row this one still holds.
+ * Longest an event committed here waits for {@link OutboxRelayOptions.eventsMayGo}, as a share of its claim; a row
+ * held that long has its claim renewed before it is published, so no other relay takes it meanwhile.
  */
 const MOST_HELD_SHARE_OF_CLAIM = 0.5;
 
@@ -71,7 +72,11 @@ const MOST_HELD_SHARE_OF_CLAIM = 0.5;
 interface Lane {
   pending: OutboxMessage[];
   flushing?: Promise<void>;
+  /** Before each batch goes out: waits while the lane is held, and answers the rows still this process's to send. */
+  beforeBatch?: (batch: OutboxMessage[]) => Promise<OutboxMessage[]>;
 }
+
+const oldestCreatedAt = (rows: readonly OutboxMessage[]) => Math.min(...rows.map((r) => r.createdAt.getTime()));
 
 /**
  * Publishes outbox rows and marks them sent once the broker confirms. New orders' rows are handed over at
@@ -82,7 +87,7 @@ export class OutboxRelay {
   private timer?: NodeJS.Timeout;
   private round?: Promise<void>;
   private readonly timeouts: Lane = { pending: [] };
-  private readonly events: Lane = { pending: [] };
+  private readonly events: Lane = { pending: [], beforeBatch: (batch) => this.holdEvents(batch) };
 
   constructor(private readonly opts: OutboxRelayOptions) {}
 
@@ -107,36 +112,47 @@ export class OutboxRelay {
         this.timeouts,
         rows.filter((r) => r.sequence === null),
       );
-    if (events.length > 0) this.flush(this.events, events, (oldest) => this.eventsMayGo(oldest));
+    if (events.length > 0) this.flush(this.events, events);
   }
 
-  /** Adds rows to a lane and publishes them in batches, each once `mayGo` (given its oldest row) resolved. */
-  private flush(lane: Lane, rows: OutboxMessage[], mayGo?: (oldest: OutboxMessage) => Promise<void>): void {
+  /** Adds rows to a lane and publishes the lane's rows in batches. */
+  private flush(lane: Lane, rows: OutboxMessage[]): void {
     lane.pending.push(...rows);
     // Rows that arrive while a flush runs go out together in the next one: one UPDATE marks them all sent.
     lane.flushing ??= (async () => {
       while (lane.pending.length > 0) {
-        await mayGo?.(lane.pending[0]!);
-        const batch = lane.pending.splice(0, this.opts.batchSize);
-        await this.publishRows(batch, true).catch((err) =>
-          logger.warn('outbox publish failed; the relay will retry', { ...errorFields(err) }),
-        );
+        const taken = lane.pending.splice(0, this.opts.batchSize);
+        await (lane.beforeBatch ? lane.beforeBatch(taken) : Promise.resolve(taken))
+          .then((batch) => this.publishRows(batch, true))
+          .catch((err) => logger.warn('outbox publish failed; the relay will retry', { ...errorFields(err) }));
       }
     })().finally(() => (lane.flushing = undefined));
   }
 
-  /** Waits while order events are held back (a backlog drain), until `oldest` has held half its claim at most. */
-  private async eventsMayGo(oldest: OutboxMessage): Promise<void> {
-    const held = this.opts.eventsMayGo?.();
-    if (!held) return;
-    const heldSoFar = this.opts.now().getTime() - oldest.createdAt.getTime();
-    const left = this.opts.claimForMs * MOST_HELD_SHARE_OF_CLAIM - heldSoFar;
-    if (left <= 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, left);
-    });
-    await Promise.race([held.catch(() => undefined), limit]).finally(() => clearTimeout(timer));
+  /**
+   * Waits while order events are held back (a backlog drain), until the oldest of `batch` has been held for half
+   * its claim at most; then renews the claims of rows held that long and answers the rows this process still holds.
+   */
+  private async holdEvents(batch: OutboxMessage[]): Promise<OutboxMessage[]> {
+    const { opts } = this;
+    const mostHeldMs = opts.claimForMs * MOST_HELD_SHARE_OF_CLAIM;
+    const held = opts.eventsMayGo?.();
+    const left = mostHeldMs - (opts.now().getTime() - oldestCreatedAt(batch));
+    if (held && left > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, left)));
+      await Promise.race([held.catch(() => undefined), limit]).finally(() => clearTimeout(timer));
+    }
+    const now = opts.now();
+    if (now.getTime() - oldestCreatedAt(batch) < mostHeldMs) return batch;
+    const ours = await renewOutboxClaims(
+      opts.db,
+      batch.map((r) => r.id),
+      opts.processId,
+      now,
+      opts.claimForMs,
+    );
+    return batch.filter((r) => ours.has(r.id));
   }
 
   /** One round: claim lapsed rows and publish them, until none are left. */

@@ -97,37 +97,40 @@ test('when every publish succeeds, then one round sends the whole backlog, batch
   expect(await db('outbox').whereNull('sent_at').count({ n: '*' }).first()).toEqual({ n: 0 });
 });
 
-/** One unsent timeout row and one unsent order event row, as a transaction of this process just committed them. */
-async function committedTimeoutAndEvent(): Promise<{ timeout: OutboxMessage; event: OutboxMessage }> {
-  await insertUnsent(1);
-  const [timeoutRow] = await db<{ id: number; message_id: string; payload: string }>('outbox').select(
-    'id',
-    'message_id',
-    'payload',
-  );
-  const eventId = randomUUID();
-  const [eventRowId]: number[] = await db('outbox').insert({
-    message_id: eventId,
-    kind: 'order.closed',
-    order_id: 1,
-    payload: '{}',
-    sequence: 1,
-    created_at: new Date(),
-  });
-  const row = (id: number, messageId: string, kind: string, payload: string, sequence: number | null) => ({
-    id: String(id),
-    messageId,
+/** The relay's process id, which also owns the rows its process writes. */
+const OWNER = 'relay-under-test';
+
+/**
+ * One unsent timeout row and one unsent order event row, as a transaction of this process committed them at
+ * `writtenAt`, each claimed by it for `claimForMs` from then.
+ */
+async function committedTimeoutAndEvent(
+  writtenAt = new Date(),
+  claimForMs = 30_000,
+): Promise<{ timeout: OutboxMessage; event: OutboxMessage }> {
+  const claim = { created_at: writtenAt, claimed_by: OWNER, claimed_until: new Date(writtenAt.getTime() + claimForMs) };
+  const message = (kind: string, payload: string, sequence: number | null) => ({
+    message_id: randomUUID(),
     kind,
-    orderId: '1',
+    order_id: 1,
     payload,
-    attempts: 0,
-    createdAt: new Date(),
     sequence,
+    ...claim,
   });
-  return {
-    timeout: row(timeoutRow!.id, timeoutRow!.message_id, 'order.timeout', timeoutRow!.payload, null),
-    event: row(eventRowId!, eventId, 'order.closed', '{}', 1),
-  };
+  const timeoutPayload = JSON.stringify({ orderId: '1', expiresAt: new Date(Date.now() + 3_600_000), attempt: 0 });
+  const rows = [message('order.timeout', timeoutPayload, null), message('order.closed', '{}', 1)];
+  const [firstId]: number[] = await db('outbox').insert(rows);
+  const [timeout, event] = rows.map((r, i): OutboxMessage => ({
+    id: String(firstId! + i),
+    messageId: r.message_id,
+    kind: r.kind,
+    orderId: '1',
+    payload: r.payload,
+    attempts: 0,
+    createdAt: writtenAt,
+    sequence: r.sequence,
+  }));
+  return { timeout: timeout!, event: event! };
 }
 
 /** A publisher that records the message ids it was asked to publish. */
@@ -160,17 +163,55 @@ test('when order events are held back by a backlog drain, then timeouts committe
   expect(await db('outbox').whereNull('sent_at').count({ n: '*' }).first()).toEqual({ n: 0 });
 });
 
-test('when a backlog drain outlasts half the claim, then the order events it held go out anyway, before another process could claim them', async () => {
-  const { timeout, event } = await committedTimeoutAndEvent();
+const drainThatNeverEnds = () => new Promise<void>(() => undefined);
+
+test('when a backlog drain outlasts half the claim, then the order events it held go out anyway, their claims renewed first', async () => {
+  const { timeout, event } = await committedTimeoutAndEvent(new Date(), 1000);
   const published: string[] = [];
   const relay = new OutboxRelay({
     ...relayOptions(recordingPublisher(published)),
     claimForMs: 1000,
-    eventsMayGo: () => new Promise<void>(() => undefined), // a drain that never ends
+    eventsMayGo: drainThatNeverEnds,
   });
 
   relay.publishNow([timeout, event]);
+  await eventually(async () => (published.includes(timeout.messageId) ? true : undefined), 5000, 'the timeout');
+  expect(published).not.toContain(event.messageId); // held for half the claim first
   await eventually(async () => (published.includes(event.messageId) ? true : undefined), 5000, 'the held event');
   await relay.stop();
   expect(published).toEqual([timeout.messageId, event.messageId]);
+  const row = await db('outbox').where({ message_id: event.messageId }).first<{ sent_at: Date | null }>();
+  expect(row?.sent_at).not.toBeNull();
+});
+
+test('when an order event has already waited half its claim, then a drain does not hold it any longer', async () => {
+  const { event } = await committedTimeoutAndEvent(new Date(Date.now() - 31_000), 60_000);
+  const published: string[] = [];
+  const relay = new OutboxRelay({
+    ...relayOptions(recordingPublisher(published)),
+    claimForMs: 60_000,
+    eventsMayGo: drainThatNeverEnds,
+  });
+
+  relay.publishNow([event]);
+  // Held from when it was handed over, it would wait another 30 s.
+  await eventually(async () => (published.includes(event.messageId) ? true : undefined), 10_000, 'the event');
+  await relay.stop();
+});
+
+test('when the claim of a held order event lapsed meanwhile, then it is left to whichever relay claims it, not published twice', async () => {
+  const { event } = await committedTimeoutAndEvent(new Date(Date.now() - 31_000), 30_000);
+  const published: string[] = [];
+  const relay = new OutboxRelay({
+    ...relayOptions(recordingPublisher(published)),
+    eventsMayGo: drainThatNeverEnds,
+  });
+
+  relay.publishNow([event]);
+  await relay.stop(); // the lane has done with it
+  expect(published).toEqual([]);
+  const row = await db('outbox').where({ message_id: event.messageId }).first<{ sent_at: Date | null }>();
+  expect(row?.sent_at).toBeNull();
+  await relay.relayOnce(); // a relay round claims the lapsed row (and the timeout beside it) and sends it, once
+  expect(published.filter((id) => id === event.messageId)).toHaveLength(1);
 });

@@ -1,52 +1,61 @@
-/** A histogram of lateness samples (ms) as a small self-contained SVG: service bars, raw broker outline. */
-export function latenessSvg(service: number[], raw: number[], title: string): string {
-  const all = [...service, ...raw].sort((a, b) => a - b);
-  const hi = Math.max(10, all[Math.floor(all.length * 0.999)] ?? 10);
-  const lo = Math.min(0, all[0] ?? 0);
-  // Whole-millisecond bins while the range allows (the data has millisecond resolution), else 60 bins.
-  const width = Math.max(1, (hi - lo) / 60);
-  const bins = Math.ceil((hi - lo) / width);
-  const count = (xs: number[]) => {
-    const h = new Array<number>(bins).fill(0);
-    for (const x of xs) h[Math.min(bins - 1, Math.max(0, Math.floor((x - lo) / width)))]!++;
-    return h.map((c) => c / Math.max(1, xs.length));
-  };
-  const hs = count(service);
-  const hr = count(raw);
-  const top = Math.max(...hs, ...hr, 0.001);
+/** One distribution of {@link latenessSvg}. */
+export interface LatenessSeries {
+  name: string;
+  color: string;
+  /** Lateness of each order (ms); negative: closed early. */
+  samples: number[];
+}
+
+/**
+ * Lateness distributions as a self-contained SVG: for each series, the share of orders closed within x ms of their
+ * deadline (a cumulative curve), x on a log axis so that milliseconds and seconds both show. Samples under 1 ms
+ * (early ones included) count at 1 ms.
+ */
+export function latenessSvg(series: readonly LatenessSeries[], title: string): string {
   const W = 720;
-  const H = 320;
+  const H = 340;
   const m = { l: 50, r: 20, t: 40, b: 50 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
-  const x = (i: number) => m.l + (i / bins) * pw;
-  const y = (f: number) => m.t + ph - (f / top) * ph;
-  const bars = hs
+  const hi = Math.max(10, ...series.flatMap((s) => s.samples));
+  const decades = Math.ceil(Math.log10(hi));
+  const x = (ms: number) => m.l + (Math.log10(Math.max(1, ms)) / decades) * pw;
+  const y = (share: number) => m.t + ph - share * ph;
+  const curve = (s: LatenessSeries) => {
+    const sorted = [...s.samples].sort((a, b) => a - b);
+    const step = Math.max(1, Math.floor(sorted.length / 400));
+    const points: string[] = [];
+    for (let i = 0; i < sorted.length; i += step)
+      points.push(`${x(sorted[i]!).toFixed(1)},${y((i + 1) / sorted.length).toFixed(1)}`);
+    points.push(`${x(sorted.at(-1) ?? 1).toFixed(1)},${y(1).toFixed(1)}`);
+    return `<polyline points="${points.join(' ')}" fill="none" stroke="${s.color}" stroke-width="1.8"/>`;
+  };
+  const ticks = Array.from({ length: decades + 1 }, (_, k) => {
+    const v = 10 ** k;
+    const label = v >= 1000 ? `${v / 1000} s` : `${v} ms`;
+    return `<line x1="${x(v).toFixed(1)}" y1="${m.t}" x2="${x(v).toFixed(1)}" y2="${m.t + ph}" stroke="#ddd"/><text x="${x(v).toFixed(1)}" y="${H - m.b + 18}" font-size="11" text-anchor="middle">${label}</text>`;
+  }).join('');
+  const shares = [0, 0.5, 0.99]
     .map(
-      (f, i) =>
-        `<rect x="${x(i).toFixed(1)}" y="${y(f).toFixed(1)}" width="${(pw / bins - 1).toFixed(1)}" height="${(m.t + ph - y(f)).toFixed(1)}" fill="#4a7bd0"/>`,
+      (f) =>
+        `<line x1="${m.l}" y1="${y(f).toFixed(1)}" x2="${m.l + pw}" y2="${y(f).toFixed(1)}" stroke="#eee"/><text x="${m.l - 6}" y="${(y(f) + 4).toFixed(1)}" font-size="11" text-anchor="end">${f * 100}%</text>`,
     )
     .join('');
-  const line = hr
+  const legend = series
     .map(
-      (f, i) =>
-        `${i === 0 ? 'M' : 'L'}${x(i).toFixed(1)},${y(f).toFixed(1)} L${x(i + 1).toFixed(1)},${y(f).toFixed(1)}`,
+      (s, k) =>
+        `<line x1="${m.l + 10}" y1="${m.t + 12 + k * 16}" x2="${m.l + 26}" y2="${m.t + 12 + k * 16}" stroke="${s.color}" stroke-width="2"/><text x="${m.l + 32}" y="${m.t + 16 + k * 16}" font-size="11">${s.name} (${s.samples.length} orders)</text>`,
     )
-    .join(' ');
-  const ticks = Array.from({ length: 7 }, (_, k) => {
-    const v = lo + ((hi - lo) * k) / 6;
-    return `<text x="${(m.l + (k / 6) * pw).toFixed(1)}" y="${H - m.b + 18}" font-size="11" text-anchor="middle">${v.toFixed(0)}</text>`;
-  }).join('');
+    .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 <text x="${m.l}" y="22" font-size="14">${title}</text>
-${bars}
-<path d="${line}" fill="none" stroke="#d0504a" stroke-width="1.5"/>
-<line x1="${m.l}" y1="${m.t + ph}" x2="${m.l + pw}" y2="${m.t + ph}" stroke="black"/>
 ${ticks}
-<text x="${m.l + pw / 2}" y="${H - 10}" font-size="12" text-anchor="middle">closed_at − expires_at (ms)</text>
-<rect x="${W - 230}" y="${m.t}" width="12" height="12" fill="#4a7bd0"/><text x="${W - 212}" y="${m.t + 10}" font-size="11">service (share of orders)</text>
-<line x1="${W - 230}" y1="${m.t + 24}" x2="${W - 218}" y2="${m.t + 24}" stroke="#d0504a" stroke-width="1.5"/><text x="${W - 212}" y="${m.t + 28}" font-size="11">raw TTL + dead-lettering</text>
+${shares}
+${series.map(curve).join('\n')}
+<line x1="${m.l}" y1="${m.t + ph}" x2="${m.l + pw}" y2="${m.t + ph}" stroke="black"/>
+<text x="${m.l + pw / 2}" y="${H - 10}" font-size="12" text-anchor="middle">closed within x of the deadline (closed_at − expires_at, log scale; share of orders)</text>
+${legend}
 </svg>
 `;
 }

@@ -26,32 +26,33 @@ async function withWorkers<T>(
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-/** The textbook per-order close: compare-and-set, restock, event, one transaction each, 8 connections. */
-export function rawClosePerOrder(pool: mysql.Pool, ids: number[]): Promise<number> {
-  return withWorkers(
-    ids,
-    8,
-    async (conn, id) => {
-      const now = new Date();
-      await conn.beginTransaction();
-      const [r] = await conn.query(
-        "UPDATE orders SET status = 'CLOSED', closed_at = ?, updated_at = ? WHERE id = ? AND status = 'PENDING_PAYMENT' AND expires_at <= ?",
-        [now, now, id, now],
-      );
-      if ((r as { affectedRows: number }).affectedRows === 1) {
-        await conn.query(
-          'UPDATE products p JOIN order_items i ON i.product_id = p.id SET p.stock = p.stock + i.quantity WHERE i.order_id = ?',
-          [id],
-        );
-        await conn.query(
-          "INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES (?, 'timeout', 'PENDING_PAYMENT', 'CLOSED', 'timeout', ?)",
-          [id, now],
-        );
-      }
-      await conn.commit();
-    },
-    pool,
+/**
+ * The textbook close of one order, in a transaction of its own: compare-and-set, restock, event (the raw per-order
+ * baseline's and the BullMQ peer's close).
+ */
+export async function closeOneOrder(conn: mysql.PoolConnection, id: number): Promise<void> {
+  const now = new Date();
+  await conn.beginTransaction();
+  const [r] = await conn.query(
+    "UPDATE orders SET status = 'CLOSED', closed_at = ?, updated_at = ? WHERE id = ? AND status = 'PENDING_PAYMENT' AND expires_at <= ?",
+    [now, now, id, now],
   );
+  if ((r as { affectedRows: number }).affectedRows === 1) {
+    await conn.query(
+      'UPDATE products p JOIN order_items i ON i.product_id = p.id SET p.stock = p.stock + i.quantity WHERE i.order_id = ?',
+      [id],
+    );
+    await conn.query(
+      "INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES (?, 'timeout', 'PENDING_PAYMENT', 'CLOSED', 'timeout', ?)",
+      [id, now],
+    );
+  }
+  await conn.commit();
+}
+
+/** The textbook per-order close ({@link closeOneOrder}) of every id, 8 connections. Seconds taken. */
+export function rawClosePerOrder(pool: mysql.Pool, ids: number[]): Promise<number> {
+  return withWorkers(ids, 8, closeOneOrder, pool);
 }
 
 /** Closes the locked `due` orders of an open transaction: status, restock per product, events (the peers' close). */
@@ -143,6 +144,7 @@ export async function rawCreate(
   pool: mysql.Pool,
   connections: number,
   ms: number,
+  products = PRODUCTS,
 ): Promise<{ count: number; seconds: number; p50: number; p99: number }> {
   const latencies: number[] = [];
   const stopAt = Date.now() + ms;
@@ -154,7 +156,7 @@ export async function rawCreate(
         await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
         while (Date.now() < stopAt) {
           const t0 = process.hrtime.bigint();
-          const product = 1 + Math.floor(Math.random() * PRODUCTS);
+          const product = 1 + Math.floor(Math.random() * products);
           const now = new Date();
           await conn.beginTransaction();
           const [p] = await conn.query('SELECT category, price_cents FROM products WHERE id = ?', [product]);

@@ -120,9 +120,17 @@ export async function seedProducts(pool: mysql.Pool, category: string): Promise<
  */
 export async function seedOrders(
   pool: mysql.Pool,
-  opts: { firstId: number; count: number; expiresAt: Date; outbox?: boolean; onProgress?: (done: number) => void },
+  opts: {
+    firstId: number;
+    count: number;
+    /** One deadline for all, or each order's. */
+    expiresAt: Date | ((id: number) => Date);
+    outbox?: boolean;
+    onProgress?: (done: number) => void;
+  },
 ): Promise<number[]> {
   const now = new Date();
+  const expiresAt = (id: number) => (typeof opts.expiresAt === 'function' ? opts.expiresAt(id) : opts.expiresAt);
   const ids: number[] = [];
   const perProduct = new Map<number, number>();
   for (let start = 0; start < opts.count; start += 5000) {
@@ -130,7 +138,7 @@ export async function seedOrders(
     ids.push(...chunk);
     await pool.query(
       'INSERT INTO orders (id, customer_id, status, total_cents, expires_at, created_at, updated_at) VALUES ?',
-      [chunk.map((id) => [id, 'bench', 'PENDING_PAYMENT', 1000, opts.expiresAt, now, now])],
+      [chunk.map((id) => [id, 'bench', 'PENDING_PAYMENT', 1000, expiresAt(id), now, now])],
     );
     await pool.query('INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) VALUES ?', [
       chunk.map((id) => [id, (id % PRODUCTS) + 1, 1, 1000]),
@@ -144,7 +152,7 @@ export async function seedOrders(
           randomBytes(16).toString('hex'),
           'order.timeout',
           id,
-          JSON.stringify({ orderId: String(id), expiresAt: opts.expiresAt.toISOString(), attempt: 0 }),
+          JSON.stringify({ orderId: String(id), expiresAt: expiresAt(id).toISOString(), attempt: 0 }),
           now,
         ]),
       ]);
@@ -230,6 +238,19 @@ export async function waitFor(
     }
     await sleep(100);
   }
+}
+
+/** Waits until the service's relay has published every outbox row of the scratch database. */
+export function waitForScheduled(pool: mysql.Pool, what: string, timeoutMs: number): Promise<void> {
+  return waitFor(
+    what,
+    async () => {
+      const [rows] = await pool.query('SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+      const left = Number((rows as { n: number }[])[0]!.n);
+      return { done: left === 0, progress: `${left} outbox rows to publish` };
+    },
+    timeoutMs,
+  );
 }
 
 /** Waits until no order of the scratch database is PENDING_PAYMENT any more, reporting how many still are. */

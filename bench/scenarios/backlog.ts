@@ -1,3 +1,4 @@
+import { bullmqBacklog } from '../peers';
 import { rawCloseBatched, rawClosePerOrder, rawPollingDrain } from '../raw-baselines';
 import { createScratch, log, publishDue, seedOrders, seedProducts, startServiceProcess, waitFor } from '../support';
 
@@ -9,6 +10,8 @@ export interface BacklogResult {
   rawBatchedSeconds: number;
   /** The polling peer (4 lanes, 500 a transaction, SKIP LOCKED) on the same number of due orders. */
   pollingPeerClosesPerSecond: number;
+  /** The BullMQ peer (a job per order, 8 at a time) on the same number of due orders. */
+  bullmqPeerClosesPerSecond: number;
 }
 
 /**
@@ -64,6 +67,8 @@ export async function backlogDrain(n: number): Promise<BacklogResult> {
       `backlog: service drained ${n} in ${serviceSeconds.toFixed(2)} s (wall ${((Date.now() - started) / 1000).toFixed(1)} s with start-up)`,
     );
     await service.stop();
+    // After the service: its drain would close any due order, the peer's too.
+    const bullmqPeerClosesPerSecond = await bullmqBacklog(scratch.pool, n, 4_000_001);
     return {
       orders: n,
       serviceClosesPerSecond: n / serviceSeconds,
@@ -71,6 +76,7 @@ export async function backlogDrain(n: number): Promise<BacklogResult> {
       rawBatchedClosesPerSecond: n / batchedSeconds,
       rawBatchedSeconds: batchedSeconds,
       pollingPeerClosesPerSecond: n / pollingSeconds,
+      bullmqPeerClosesPerSecond,
     };
   } finally {
     await scratch.destroy();

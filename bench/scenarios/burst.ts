@@ -1,3 +1,4 @@
+import { bullmqBurst } from '../peers';
 import { rawBurstDeadLettering, rawPollingBurst } from '../raw-baselines';
 import {
   createScratch,
@@ -8,6 +9,7 @@ import {
   sleep,
   startServiceProcess,
   waitFor,
+  waitForScheduled,
 } from '../support';
 
 export interface BurstResult {
@@ -20,6 +22,8 @@ export interface BurstResult {
   rawBatchedSqlSeconds: number;
   /** The polling peer (every 1 s, 4 lanes × 500, SKIP LOCKED): seconds from the deadline until its last close. */
   pollingPeerSeconds: number;
+  /** The BullMQ peer (a delayed job per order, 8 at a time): seconds from the deadline until its last close. */
+  bullmqPeerSeconds: number;
 }
 
 /** The polling peer on N orders of its own sharing one deadline: seconds from it until the last close. */
@@ -46,22 +50,14 @@ async function pollingPeerBurst(scratch: Awaited<ReturnType<typeof createScratch
  * batched SQL time for N closes (from the backlog scenario), and against the polling peer on N orders of its own.
  */
 export async function burst(n: number, rawBatchedSqlSeconds: number): Promise<BurstResult> {
-  const scratch = await createScratch(4);
+  const scratch = await createScratch(8);
   try {
     await seedProducts(scratch.pool, 'general');
     const deadline = new Date(Math.ceil((Date.now() + 45_000) / 1000) * 1000);
     log(`burst: ${n} orders due at ${deadline.toISOString()}, scheduled by the relay`);
     await seedOrders(scratch.pool, { firstId: 1, count: n, expiresAt: deadline, outbox: true });
     const service = await startServiceProcess(scratch);
-    await waitFor(
-      'burst scheduling',
-      async () => {
-        const [rows] = await scratch.pool.query('SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
-        const left = Number((rows as { n: number }[])[0]!.n);
-        return { done: left === 0, progress: `${left} outbox rows to publish` };
-      },
-      120_000,
-    );
+    await waitForScheduled(scratch.pool, 'burst scheduling', 120_000);
     if (Date.now() > deadline.getTime()) throw new Error('scheduling took longer than the lead time; raise it');
     await sleep(deadline.getTime() - Date.now());
     await waitFor(
@@ -81,6 +77,7 @@ export async function burst(n: number, rawBatchedSqlSeconds: number): Promise<Bu
     log(`burst: raw baseline, ${n} messages dead-lettered at one instant`);
     const rawDeadLetterSeconds = await rawBurstDeadLettering(scratch.amqpUrl, { count: n, leadMs: 20_000 });
     const pollingPeerSeconds = await pollingPeerBurst(scratch, n);
+    const bullmqPeerSeconds = await bullmqBurst(scratch.pool, n, 2_000_001);
     return {
       orders: n,
       serviceSeconds: secs[secs.length - 1]!,
@@ -88,6 +85,7 @@ export async function burst(n: number, rawBatchedSqlSeconds: number): Promise<Bu
       rawDeadLetterSeconds,
       rawBatchedSqlSeconds,
       pollingPeerSeconds,
+      bullmqPeerSeconds,
     };
   } finally {
     await scratch.destroy();

@@ -7,7 +7,7 @@ import {
   seedProducts,
   sleep,
   startServiceProcess,
-  waitFor,
+  waitForScheduled,
 } from '../support';
 
 export interface CapacityResult {
@@ -47,15 +47,7 @@ export async function pendingCapacity(n: number): Promise<CapacityResult> {
         if (done % 100_000 === 0) log(`  capacity: ${done}/${n} seeded`);
       },
     });
-    await waitFor(
-      'capacity scheduling',
-      async () => {
-        const [rows] = await scratch.pool.query('SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
-        const left = Number((rows as { n: number }[])[0]!.n);
-        return { done: left === 0, progress: `${left} outbox rows to publish` };
-      },
-      3_600_000,
-    );
+    await waitForScheduled(scratch.pool, 'capacity scheduling', 3_600_000);
     await sleep(10_000); // let the broker settle its memory accounting
     const after = await brokerMemory();
     const queues = await management<{ memory?: number; messages?: number }[]>(

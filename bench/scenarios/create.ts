@@ -3,27 +3,33 @@ import { createScratch, log, postOrders, seedProducts, startServiceProcess, PROD
 
 export interface CreateResult {
   connections: number;
+  /** Products the orders are spread over: 1 is a flash sale's hot product, every buyer on one stock row. */
+  products: number;
   seconds: number;
   service: { ordersPerSecond: number; p50Ms: number; p99Ms: number; non2xx: number };
   raw: { ordersPerSecond: number; p50Ms: number; p99Ms: number };
 }
 
-/** 4. Create: POST /orders with 32 connections, against raw SQL doing the same transaction with 32 connections. */
-export async function createRate(seconds: number, connections = 32): Promise<CreateResult> {
+/**
+ * 4. Create: POST /orders with 32 connections spread over `products` products (1: a hot product), against raw SQL
+ * doing the same transaction with 32 connections on the same products.
+ */
+export async function createRate(seconds: number, connections = 32, products = PRODUCTS): Promise<CreateResult> {
   const scratch = await createScratch(connections);
   try {
     await seedProducts(scratch.pool, 'general');
     const service = await startServiceProcess(scratch);
-    log(`create: autocannon, ${connections} connections, ${seconds} s, POST /orders`);
+    log(`create: autocannon, ${connections} connections, ${seconds} s, POST /orders over ${products} product(s)`);
     const result = await postOrders(service.port, connections, seconds, (n) => ({
       customerId: 'bench',
-      items: [{ productId: String(1 + ((n - 1) % PRODUCTS)), quantity: 1 }],
+      items: [{ productId: String(1 + ((n - 1) % products)), quantity: 1 }],
     }));
     await service.stop();
-    log(`create: raw SQL, ${connections} connections, ${seconds} s`);
-    const raw = await rawCreate(scratch.pool, connections, seconds * 1000);
+    log(`create: raw SQL, ${connections} connections, ${seconds} s, over ${products} product(s)`);
+    const raw = await rawCreate(scratch.pool, connections, seconds * 1000, products);
     return {
       connections,
+      products,
       seconds,
       service: {
         ordersPerSecond: result['2xx'] / seconds,

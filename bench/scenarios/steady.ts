@@ -1,13 +1,17 @@
+import { peersSteady } from '../peers';
 import { rawSteadyDeadLettering } from '../raw-baselines';
 import {
   createScratch,
   log,
   percentile,
+  seedOrders,
   seedProducts,
   sleep,
   startServiceProcess,
+  waitForScheduled,
   waitForNonePending,
   PRODUCTS,
+  type Scratch,
 } from '../support';
 
 export interface LatenessSummary {
@@ -21,11 +25,53 @@ export interface LatenessSummary {
 export interface SteadyResult {
   ratePerSecond: number;
   seconds: number;
+  /** How the service's orders came: created over HTTP at the rate, or written ahead and scheduled by its relay. */
+  orders: 'http' | 'scheduled';
   service: LatenessSummary;
   raw: LatenessSummary;
-  /** Every order's lateness in ms, and the raw baseline's, for the plot. */
+  /** The polling peer and the BullMQ peer at the same rate, for `peerSeconds`. */
+  peerSeconds: number;
+  polling: LatenessSummary;
+  bullmq: LatenessSummary;
+  /** Every order's lateness in ms (the service's, the raw baseline's, each peer's), for the plot. */
   samples: number[];
   rawSamples: number[];
+  pollingSamples: number[];
+  bullmqSamples: number[];
+}
+
+/** Every order's `closed_at − expires_at` in ms, of the orders up to `lastId`. */
+async function lateness(scratch: Scratch, lastId: number): Promise<number[]> {
+  const [rows] = await scratch.pool.query(
+    'SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1000 AS ms FROM orders WHERE id <= ?',
+    [lastId],
+  );
+  return (rows as { ms: string }[]).map((r) => Number(r.ms));
+}
+
+/** The raw TTL baseline (10 s) and both peers at `rate`, after the service's run; the result around `samples`. */
+async function withBaselines(
+  scratch: Scratch,
+  run: { rate: number; seconds: number; peerSeconds: number; orders: SteadyResult['orders']; samples: number[] },
+): Promise<SteadyResult> {
+  const { rate, peerSeconds } = run;
+  log(`steady: raw baseline, ${rate} msg/s for 10 s through a 2 s TTL quorum queue`);
+  const raw = await rawSteadyDeadLettering(scratch.amqpUrl, { count: rate * 10, ttlMs: 2000, ratePerSecond: rate });
+  const peers = await peersSteady(scratch.pool, rate, peerSeconds);
+  return {
+    ratePerSecond: rate,
+    seconds: run.seconds,
+    orders: run.orders,
+    service: summarize(run.samples),
+    raw: summarize(raw),
+    peerSeconds,
+    polling: summarize(peers.polling),
+    bullmq: summarize(peers.bullmq),
+    samples: run.samples,
+    rawSamples: raw,
+    pollingSamples: peers.polling,
+    bullmqSamples: peers.bullmq,
+  };
 }
 
 export function summarize(ms: number[]): LatenessSummary {
@@ -39,9 +85,12 @@ export function summarize(ms: number[]): LatenessSummary {
   };
 }
 
-/** 2. Steady lateness: `rate` orders/s over HTTP for `seconds` on a 2 s window; closed_at − expires_at. */
-export async function steadyLateness(rate: number, seconds: number): Promise<SteadyResult> {
-  const scratch = await createScratch(4);
+/**
+ * 2. Steady lateness: `rate` orders/s over HTTP for `seconds` on a 2 s window; closed_at − expires_at. Then the
+ * raw TTL baseline and both peers at the same rate for `peerSeconds`.
+ */
+export async function steadyLateness(rate: number, seconds: number, peerSeconds = seconds): Promise<SteadyResult> {
+  const scratch = await createScratch(8);
   try {
     await seedProducts(scratch.pool, 'twosec');
     const service = await startServiceProcess(scratch, {
@@ -81,15 +130,41 @@ export async function steadyLateness(rate: number, seconds: number): Promise<Ste
     await Promise.all([...inFlight]);
     if (failed > 0) throw new Error(`${failed} order creations failed`);
     await waitForNonePending(scratch.pool, 'steady closes', 60_000);
-    const [rows] = await scratch.pool.query(
-      'SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1000 AS ms FROM orders',
-    );
-    const samples = (rows as { ms: string }[]).map((r) => Number(r.ms));
+    const samples = await lateness(scratch, Number.MAX_SAFE_INTEGER);
     await service.stop();
+    return await withBaselines(scratch, { rate, seconds, peerSeconds, orders: 'http', samples });
+  } finally {
+    await scratch.destroy();
+  }
+}
 
-    log(`steady: raw baseline, ${rate} msg/s for 10 s through a 2 s TTL quorum queue`);
-    const raw = await rawSteadyDeadLettering(scratch.amqpUrl, { count: rate * 10, ttlMs: 2000, ratePerSecond: rate });
-    return { ratePerSecond: rate, seconds, service: summarize(samples), raw: summarize(raw), samples, rawSamples: raw };
+/**
+ * 2b. Steady lateness at a rate above what create takes (1,000/s): `rate × seconds` orders written straight into
+ * the database with their outbox rows, deadlines `rate` a second after a lead time, scheduled by the service's own
+ * relay before the first deadline, so that the closer alone is measured. Then the raw baseline and both peers.
+ */
+export async function steadyScheduled(rate: number, seconds: number): Promise<SteadyResult> {
+  const scratch = await createScratch(8);
+  try {
+    await seedProducts(scratch.pool, 'general');
+    const n = rate * seconds;
+    const start = Date.now() + 20_000 + (n / 1_000) * 1_000;
+    log(
+      `steady: ${n} orders due ${rate}/s for ${seconds} s from ${new Date(start).toISOString()}, scheduled by the relay`,
+    );
+    await seedOrders(scratch.pool, {
+      firstId: 1,
+      count: n,
+      expiresAt: (id) => new Date(start + ((id - 1) * 1000) / rate),
+      outbox: true,
+    });
+    const service = await startServiceProcess(scratch);
+    await waitForScheduled(scratch.pool, 'steady scheduling', 120_000);
+    if (Date.now() > start) throw new Error('scheduling took longer than the lead time; raise it');
+    await waitForNonePending(scratch.pool, 'steady closes', seconds * 1000 + 120_000);
+    const samples = await lateness(scratch, n);
+    await service.stop();
+    return await withBaselines(scratch, { rate, seconds, peerSeconds: seconds, orders: 'scheduled', samples });
   } finally {
     await scratch.destroy();
   }

@@ -72,10 +72,19 @@ function steadyRows(r: SteadyResult, p99TargetMs: number): Row[] {
       },
     );
   }
+  if (r.apart)
+    rows.push({
+      scenario: '',
+      figure: 'lateness p50 / p99 / max (ms), roles apart',
+      service: `${fmt(r.apart.p50, 1)} / ${fmt(r.apart.p99, 1)} / ${fmt(r.apart.max, 1)}`,
+      baseline: 'SERVICE_ROLES=api takes the orders, SERVICE_ROLES=closer closes',
+      ratio: '',
+      target: `p99 ≤ ${p99TargetMs} ms`,
+    });
   rows.push({
     scenario: '',
     figure: 'closed early',
-    service: String(r.service.early),
+    service: String(r.service.early + (r.apart?.early ?? 0)),
     baseline: '',
     ratio: '',
     target: '0',
@@ -148,6 +157,7 @@ async function main(): Promise<void> {
     results[name] = {
       ...r,
       samples: undefined,
+      apartSamples: undefined,
       rawSamples: undefined,
       pollingSamples: undefined,
       bullmqSamples: undefined,
@@ -157,6 +167,7 @@ async function main(): Promise<void> {
       latenessSvg(
         [
           { name: 'service', color: '#1f5fbf', samples: r.samples },
+          ...(r.apartSamples ? [{ name: 'service, roles apart', color: '#8a4fd0', samples: r.apartSamples }] : []),
           { name: 'raw TTL + dead-lettering', color: '#999', samples: r.rawSamples },
           { name: 'BullMQ peer', color: '#d0504a', samples: r.bullmqSamples },
           { name: 'polling peer (every 1 s)', color: '#3a9a4a', samples: r.pollingSamples },

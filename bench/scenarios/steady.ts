@@ -28,6 +28,8 @@ export interface SteadyResult {
   /** How the service's orders came: created over HTTP at the rate, or written ahead and scheduled by its relay. */
   orders: 'http' | 'scheduled';
   service: LatenessSummary;
+  /** The same orders with the API and the closer in processes of their own (HTTP runs only). */
+  apart?: LatenessSummary;
   raw: LatenessSummary;
   /** The polling peer and the BullMQ peer at the same rate, for `peerSeconds`. */
   peerSeconds: number;
@@ -35,16 +37,17 @@ export interface SteadyResult {
   bullmq: LatenessSummary;
   /** Every order's lateness in ms (the service's, the raw baseline's, each peer's), for the plot. */
   samples: number[];
+  apartSamples?: number[];
   rawSamples: number[];
   pollingSamples: number[];
   bullmqSamples: number[];
 }
 
-/** Every order's `closed_at − expires_at` in ms, of the orders up to `lastId`. */
-async function lateness(scratch: Scratch, lastId: number): Promise<number[]> {
+/** Every order's `closed_at − expires_at` in ms, of the orders with ids in (`afterId`, `lastId`]. */
+async function lateness(scratch: Scratch, afterId: number, lastId: number): Promise<number[]> {
   const [rows] = await scratch.pool.query(
-    'SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1000 AS ms FROM orders WHERE id <= ?',
-    [lastId],
+    'SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1000 AS ms FROM orders WHERE id > ? AND id <= ?',
+    [afterId, lastId],
   );
   return (rows as { ms: string }[]).map((r) => Number(r.ms));
 }
@@ -52,7 +55,14 @@ async function lateness(scratch: Scratch, lastId: number): Promise<number[]> {
 /** The raw TTL baseline (10 s) and both peers at `rate`, after the service's run; the result around `samples`. */
 async function withBaselines(
   scratch: Scratch,
-  run: { rate: number; seconds: number; peerSeconds: number; orders: SteadyResult['orders']; samples: number[] },
+  run: {
+    rate: number;
+    seconds: number;
+    peerSeconds: number;
+    orders: SteadyResult['orders'];
+    samples: number[];
+    apartSamples?: number[];
+  },
 ): Promise<SteadyResult> {
   const { rate, peerSeconds } = run;
   log(`steady: raw baseline, ${rate} msg/s for 10 s through a 2 s TTL quorum queue`);
@@ -63,11 +73,13 @@ async function withBaselines(
     seconds: run.seconds,
     orders: run.orders,
     service: summarize(run.samples),
+    apart: run.apartSamples && summarize(run.apartSamples),
     raw: summarize(raw),
     peerSeconds,
     polling: summarize(peers.polling),
     bullmq: summarize(peers.bullmq),
     samples: run.samples,
+    apartSamples: run.apartSamples,
     rawSamples: raw,
     pollingSamples: peers.polling,
     bullmqSamples: peers.bullmq,
@@ -93,49 +105,69 @@ export async function steadyLateness(rate: number, seconds: number, peerSeconds 
   const scratch = await createScratch(8);
   try {
     await seedProducts(scratch.pool, 'twosec');
-    const service = await startServiceProcess(scratch, {
-      ORDER_PAYMENT_TIMEOUTS: JSON.stringify({ default: '15m', twosec: '2s' }),
-    });
+    const env = { ORDER_PAYMENT_TIMEOUTS: JSON.stringify({ default: '15m', twosec: '2s' }) };
+    const service = await startServiceProcess(scratch, env);
     log(`steady: ${rate} orders/s for ${seconds} s over HTTP, 2 s window (default levels: 1s + 1s hops)`);
-    const total = rate * seconds;
-    let sent = 0;
-    let failed = 0;
-    const inFlight = new Set<Promise<void>>();
-    const t0 = Date.now();
-    while (sent < total) {
-      const due = t0 + (sent * 1000) / rate;
-      if (due > Date.now()) await sleep(due - Date.now());
-      const body = JSON.stringify({
-        customerId: 'steady',
-        items: [{ productId: String(1 + (sent % PRODUCTS)), quantity: 1 }],
-      });
-      const p: Promise<void> = fetch(`http://127.0.0.1:${service.port}/orders`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      })
-        .then((r) => {
-          if (r.status !== 201) failed++;
-          return r.arrayBuffer();
-        })
-        .then(
-          () => undefined,
-          () => void failed++,
-        )
-        .finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      sent++;
-      if (sent % (rate * 10) === 0) log(`  steady: ${sent}/${total} created`);
-    }
-    await Promise.all([...inFlight]);
-    if (failed > 0) throw new Error(`${failed} order creations failed`);
+    await driveOrders(service.port, rate, seconds);
     await waitForNonePending(scratch.pool, 'steady closes', 60_000);
-    const samples = await lateness(scratch, Number.MAX_SAFE_INTEGER);
+    const lastId = await lastOrderId(scratch);
+    const samples = await lateness(scratch, 0, lastId);
     await service.stop();
-    return await withBaselines(scratch, { rate, seconds, peerSeconds, orders: 'http', samples });
+
+    // The same with the roles apart: HTTP in one process, the closer in another (sharing no event loop).
+    const api = await startServiceProcess(scratch, { ...env, SERVICE_ROLES: 'api' });
+    const closer = await startServiceProcess(scratch, { ...env, SERVICE_ROLES: 'closer' });
+    log(`steady: the same with the roles apart (SERVICE_ROLES=api takes the orders, SERVICE_ROLES=closer closes)`);
+    await driveOrders(api.port, rate, seconds);
+    await waitForNonePending(scratch.pool, 'steady closes, roles apart', 60_000);
+    const apartSamples = await lateness(scratch, lastId, await lastOrderId(scratch));
+    await Promise.all([api.stop(), closer.stop()]);
+    return await withBaselines(scratch, { rate, seconds, peerSeconds, orders: 'http', samples, apartSamples });
   } finally {
     await scratch.destroy();
   }
+}
+
+/** Creates `rate` orders a second over HTTP for `seconds` (2 s window each); throws if any creation failed. */
+async function driveOrders(port: number, rate: number, seconds: number): Promise<void> {
+  const total = rate * seconds;
+  let sent = 0;
+  let failed = 0;
+  const inFlight = new Set<Promise<void>>();
+  const t0 = Date.now();
+  while (sent < total) {
+    const due = t0 + (sent * 1000) / rate;
+    if (due > Date.now()) await sleep(due - Date.now());
+    const body = JSON.stringify({
+      customerId: 'steady',
+      items: [{ productId: String(1 + (sent % PRODUCTS)), quantity: 1 }],
+    });
+    const p: Promise<void> = fetch(`http://127.0.0.1:${port}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    })
+      .then((r) => {
+        if (r.status !== 201) failed++;
+        return r.arrayBuffer();
+      })
+      .then(
+        () => undefined,
+        () => void failed++,
+      )
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    sent++;
+    if (sent % (rate * 10) === 0) log(`  steady: ${sent}/${total} created`);
+  }
+  await Promise.all([...inFlight]);
+  if (failed > 0) throw new Error(`${failed} order creations failed`);
+}
+
+/** The highest order id so far (0 when none). */
+async function lastOrderId(scratch: Scratch): Promise<number> {
+  const [rows] = await scratch.pool.query('SELECT COALESCE(MAX(id), 0) AS id FROM orders');
+  return Number((rows as { id: number }[])[0]!.id);
 }
 
 /**
@@ -162,7 +194,7 @@ export async function steadyScheduled(rate: number, seconds: number): Promise<St
     await waitForScheduled(scratch.pool, 'steady scheduling', 120_000);
     if (Date.now() > start) throw new Error('scheduling took longer than the lead time; raise it');
     await waitForNonePending(scratch.pool, 'steady closes', seconds * 1000 + 120_000);
-    const samples = await lateness(scratch, n);
+    const samples = await lateness(scratch, 0, n);
     await service.stop();
     return await withBaselines(scratch, { rate, seconds, peerSeconds: seconds, orders: 'scheduled', samples });
   } finally {

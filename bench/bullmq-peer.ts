@@ -19,6 +19,8 @@ const ADD_CHUNK = 1000;
 export class BullmqPeer {
   private readonly queue: Queue;
   private worker?: Worker;
+  /** The first job that failed: the peer's figures would be wrong, so waiting for its closes stops at once. */
+  failure?: Error;
 
   constructor(private readonly pool: mysql.Pool) {
     this.queue = new Queue(`order-timeout-bench-${randomBytes(4).toString('hex')}`, { connection });
@@ -57,12 +59,20 @@ export class BullmqPeer {
       },
       { connection, concurrency },
     );
+    this.worker.on(
+      'failed',
+      (job, err) => (this.failure ??= new Error(`BullMQ peer job ${job?.id} failed: ${err.message}`)),
+    );
+    this.worker.on('error', (err) => (this.failure ??= err));
   }
 
   /** Stops the worker and removes the queue and its jobs from Redis. */
   async destroy(): Promise<void> {
     await this.worker?.close();
-    await this.queue.obliterate({ force: true });
-    await this.queue.close();
+    try {
+      await this.queue.obliterate({ force: true });
+    } finally {
+      await this.queue.close();
+    }
   }
 }

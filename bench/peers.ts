@@ -18,11 +18,19 @@ async function latenessOf(pool: mysql.Pool, first: number, last: number): Promis
   return (rows as { ms: string }[]).map((r) => Number(r.ms));
 }
 
-/** Waits until every order with an id in [first, last] is closed. */
-function waitForClosed(pool: mysql.Pool, what: string, first: number, last: number, timeoutMs: number) {
+/** Waits until every order with an id in [first, last] is closed; stops at once on the BullMQ peer's failure. */
+function waitForClosed(
+  pool: mysql.Pool,
+  what: string,
+  first: number,
+  last: number,
+  timeoutMs: number,
+  peer?: BullmqPeer,
+) {
   return waitFor(
     what,
     async () => {
+      if (peer?.failure) throw peer.failure;
       const [rows] = await pool.query(
         "SELECT SUM(status = 'CLOSED') AS closed, COUNT(*) AS n FROM orders WHERE id BETWEEN ? AND ?",
         [first, last],
@@ -65,6 +73,7 @@ export async function peersSteady(pool: mysql.Pool, rate: number, seconds: numbe
   const pollingStart = Date.now() + 5_000 + (n / 5_000) * 1_000;
   log(`peers: polling peer, ${rate}/s for ${seconds} s`);
   await seedOrders(pool, { firstId: pollingFirst, count: n, expiresAt: spread(pollingFirst, pollingStart, rate) });
+  if (Date.now() > pollingStart) throw new Error('seeding the polling peer took longer than its lead time');
   await pollEverySecond(pool, new Date(pollingStart + seconds * 1000));
   await waitForClosed(pool, 'polling peer', pollingFirst, pollingFirst + n - 1, 60_000);
   const polling = await latenessOf(pool, pollingFirst, pollingFirst + n - 1);
@@ -78,7 +87,7 @@ export async function peersSteady(pool: mysql.Pool, rate: number, seconds: numbe
     await peer.schedule(ids, spread(bullFirst, bullStart, rate));
     if (Date.now() > bullStart) throw new Error('scheduling the BullMQ peer took longer than its lead time');
     peer.start();
-    await waitForClosed(pool, 'BullMQ peer', bullFirst, bullFirst + n - 1, seconds * 1000 + 120_000);
+    await waitForClosed(pool, 'BullMQ peer', bullFirst, bullFirst + n - 1, seconds * 1000 + 120_000, peer);
   } finally {
     await peer.destroy();
   }
@@ -95,7 +104,7 @@ export async function bullmqBurst(pool: mysql.Pool, n: number, firstId: number):
     await peer.schedule(ids, () => deadline);
     if (Date.now() > deadline.getTime()) throw new Error('scheduling the BullMQ peer took longer than its lead time');
     peer.start();
-    await waitForClosed(pool, 'BullMQ peer burst', firstId, firstId + n - 1, 600_000);
+    await waitForClosed(pool, 'BullMQ peer burst', firstId, firstId + n - 1, 600_000, peer);
   } finally {
     await peer.destroy();
   }
@@ -111,7 +120,7 @@ export async function bullmqBacklog(pool: mysql.Pool, n: number, firstId: number
   try {
     await peer.schedule(ids, () => past);
     peer.start();
-    await waitForClosed(pool, 'BullMQ peer backlog', firstId, firstId + n - 1, 600_000);
+    await waitForClosed(pool, 'BullMQ peer backlog', firstId, firstId + n - 1, 600_000, peer);
   } finally {
     await peer.destroy();
   }

@@ -17,7 +17,7 @@ export function latenessSvg(series: readonly LatenessSeries[], title: string): s
   const m = { l: 50, r: 20, t: 40, b: 50 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
-  const hi = Math.max(10, ...series.flatMap((s) => s.samples));
+  const hi = series.reduce((m, s) => s.samples.reduce((a, b) => Math.max(a, b), m), 10);
   const decades = Math.ceil(Math.log10(hi));
   const x = (ms: number) => m.l + (Math.log10(Math.max(1, ms)) / decades) * pw;
   const y = (share: number) => m.t + ph - share * ph;

@@ -33,21 +33,26 @@ async function withWorkers<T>(
 export async function closeOneOrder(conn: mysql.PoolConnection, id: number): Promise<void> {
   const now = new Date();
   await conn.beginTransaction();
-  const [r] = await conn.query(
-    "UPDATE orders SET status = 'CLOSED', closed_at = ?, updated_at = ? WHERE id = ? AND status = 'PENDING_PAYMENT' AND expires_at <= ?",
-    [now, now, id, now],
-  );
-  if ((r as { affectedRows: number }).affectedRows === 1) {
-    await conn.query(
-      'UPDATE products p JOIN order_items i ON i.product_id = p.id SET p.stock = p.stock + i.quantity WHERE i.order_id = ?',
-      [id],
+  try {
+    const [r] = await conn.query(
+      "UPDATE orders SET status = 'CLOSED', closed_at = ?, updated_at = ? WHERE id = ? AND status = 'PENDING_PAYMENT' AND expires_at <= ?",
+      [now, now, id, now],
     );
-    await conn.query(
-      "INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES (?, 'timeout', 'PENDING_PAYMENT', 'CLOSED', 'timeout', ?)",
-      [id, now],
-    );
+    if ((r as { affectedRows: number }).affectedRows === 1) {
+      await conn.query(
+        'UPDATE products p JOIN order_items i ON i.product_id = p.id SET p.stock = p.stock + i.quantity WHERE i.order_id = ?',
+        [id],
+      );
+      await conn.query(
+        "INSERT INTO order_events (order_id, event, from_status, to_status, source, at) VALUES (?, 'timeout', 'PENDING_PAYMENT', 'CLOSED', 'timeout', ?)",
+        [id, now],
+      );
+    }
+    await conn.commit();
+  } catch (err) {
+    await conn.rollback().catch(() => undefined);
+    throw err;
   }
-  await conn.commit();
 }
 
 /** The textbook per-order close ({@link closeOneOrder}) of every id, 8 connections. Seconds taken. */

@@ -107,21 +107,33 @@ export async function steadyLateness(rate: number, seconds: number, peerSeconds 
     await seedProducts(scratch.pool, 'twosec');
     const env = { ORDER_PAYMENT_TIMEOUTS: JSON.stringify({ default: '15m', twosec: '2s' }) };
     const service = await startServiceProcess(scratch, env);
-    log(`steady: ${rate} orders/s for ${seconds} s over HTTP, 2 s window (default levels: 1s + 1s hops)`);
-    await driveOrders(service.port, rate, seconds);
-    await waitForNonePending(scratch.pool, 'steady closes', 60_000);
-    const lastId = await lastOrderId(scratch);
-    const samples = await lateness(scratch, 0, lastId);
-    await service.stop();
+    let samples: number[];
+    let lastId: number;
+    try {
+      log(`steady: ${rate} orders/s for ${seconds} s over HTTP, 2 s window (default levels: 1s + 1s hops)`);
+      await driveOrders(service.port, rate, seconds);
+      await waitForNonePending(scratch.pool, 'steady closes', 60_000);
+      lastId = await lastOrderId(scratch);
+      samples = await lateness(scratch, 0, lastId);
+    } finally {
+      await service.stop();
+    }
 
     // The same with the roles apart: HTTP in one process, the closer in another (sharing no event loop).
     const api = await startServiceProcess(scratch, { ...env, SERVICE_ROLES: 'api' });
-    const closer = await startServiceProcess(scratch, { ...env, SERVICE_ROLES: 'closer' });
-    log(`steady: the same with the roles apart (SERVICE_ROLES=api takes the orders, SERVICE_ROLES=closer closes)`);
-    await driveOrders(api.port, rate, seconds);
-    await waitForNonePending(scratch.pool, 'steady closes, roles apart', 60_000);
-    const apartSamples = await lateness(scratch, lastId, await lastOrderId(scratch));
-    await Promise.all([api.stop(), closer.stop()]);
+    const closer = await startServiceProcess(scratch, { ...env, SERVICE_ROLES: 'closer' }).catch(async (err) => {
+      await api.stop();
+      throw err;
+    });
+    let apartSamples: number[];
+    try {
+      log(`steady: the same with the roles apart (SERVICE_ROLES=api takes the orders, SERVICE_ROLES=closer closes)`);
+      await driveOrders(api.port, rate, seconds);
+      await waitForNonePending(scratch.pool, 'steady closes, roles apart', 60_000);
+      apartSamples = await lateness(scratch, lastId, await lastOrderId(scratch));
+    } finally {
+      await Promise.all([api.stop(), closer.stop()]);
+    }
     return await withBaselines(scratch, { rate, seconds, peerSeconds, orders: 'http', samples, apartSamples });
   } finally {
     await scratch.destroy();

@@ -95,6 +95,8 @@ function steadyRows(r: SteadyResult, p99TargetMs: number): Row[] {
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const results: Record<string, unknown> = {};
+  /** Plots written by this run (bench/…). */
+  const written: string[] = [];
   const overview = await management<{ rabbitmq_version: string }>('/overview');
   const machine = {
     cores: os.cpus().length,
@@ -162,8 +164,10 @@ async function main(): Promise<void> {
       pollingSamples: undefined,
       bullmqSamples: undefined,
     };
+    const plot = rate === 200 ? 'lateness.svg' : 'lateness-1000.svg';
+    written.push(plot);
     writeFileSync(
-      path.join(ROOT, 'bench', rate === 200 ? 'lateness.svg' : 'lateness-1000.svg'),
+      path.join(ROOT, 'bench', plot),
       latenessSvg(
         [
           { name: 'service', color: '#1f5fbf', samples: r.samples },
@@ -410,7 +414,7 @@ async function main(): Promise<void> {
     path.join(ROOT, 'bench', 'results.json'),
     `${JSON.stringify({ date: new Date().toISOString(), quick, machine, results, table: rows }, null, 2)}\n`,
   );
-  log('wrote bench/results.json and bench/lateness.svg');
+  log(`wrote bench/results.json${written.map((f) => ` and bench/${f}`).join('')}`);
 }
 
 main().then(

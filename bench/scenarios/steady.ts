@@ -203,11 +203,15 @@ export async function steadyScheduled(rate: number, seconds: number): Promise<St
       outbox: true,
     });
     const service = await startServiceProcess(scratch);
-    await waitForScheduled(scratch.pool, 'steady scheduling', 120_000);
-    if (Date.now() > start) throw new Error('scheduling took longer than the lead time; raise it');
-    await waitForNonePending(scratch.pool, 'steady closes', seconds * 1000 + 120_000);
-    const samples = await lateness(scratch, 0, n);
-    await service.stop();
+    let samples: number[];
+    try {
+      await waitForScheduled(scratch.pool, 'steady scheduling', 120_000);
+      if (Date.now() > start) throw new Error('scheduling took longer than the lead time; raise it');
+      await waitForNonePending(scratch.pool, 'steady closes', seconds * 1000 + 120_000);
+      samples = await lateness(scratch, 0, n);
+    } finally {
+      await service.stop();
+    }
     return await withBaselines(scratch, { rate, seconds, peerSeconds: seconds, orders: 'scheduled', samples });
   } finally {
     await scratch.destroy();

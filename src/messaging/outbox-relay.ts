@@ -70,12 +70,15 @@ const MOST_HELD_SHARE_OF_CLAIM = 0.5;
 
 /** Rows handed over after commit and not yet published: one lane for timeouts, one for order events. */
 interface Lane {
+  /** Rows waiting for the lane's next batch, in commit order. */
   pending: OutboxMessage[];
+  /** The loop publishing the lane's batches, while one runs. */
   flushing?: Promise<void>;
   /** Before each batch goes out: waits while the lane is held, and answers the rows still this process's to send. */
   beforeBatch?: (batch: OutboxMessage[]) => Promise<OutboxMessage[]>;
 }
 
+/** When the oldest of these rows was written (its transaction's clock), in ms. */
 const oldestCreatedAt = (rows: readonly OutboxMessage[]) => Math.min(...rows.map((r) => r.createdAt.getTime()));
 
 /**

@@ -114,4 +114,14 @@ test('when 600 due timeouts wait in order.timeout as a closer starts, then it dr
     10_000,
     `${ORDERS} order.closed events published`,
   );
+  // Held while the drain ran: only the events of the few message batches closed before it started went out before
+  // the last close (published as each drain transaction committed, the first rounds' 200 would have).
+  const [lastClose] = await api.db('orders').whereIn('id', ids).max({ at: 'closed_at' });
+  const [sentBefore] = await api
+    .db('outbox')
+    .whereIn('order_id', ids)
+    .andWhere({ kind: 'order.closed' })
+    .andWhere('sent_at', '<', lastClose!.at as Date)
+    .count({ n: '*' });
+  expect(Number(sentBefore!.n)).toBeLessThan(100);
 });

@@ -20,12 +20,15 @@ beforeEach(async () => {
 
 const insertUnsent = (count: number) => insertUnsentOutbox(db, count);
 
+/** The relay's process id, which also owns the rows its process writes. */
+const OWNER = 'relay-under-test';
+
 function relayOptions(publisher: Pick<Publisher, 'isConnected' | 'publish'>): OutboxRelayOptions {
   return {
     db,
     publisher: publisher as Publisher,
     levels: parseDelayLevels('1s,2s,5s'),
-    processId: 'relay-under-test',
+    processId: OWNER,
     claimForMs: 30_000,
     intervalMs: 60_000,
     batchSize: 2,
@@ -97,9 +100,6 @@ test('when every publish succeeds, then one round sends the whole backlog, batch
   expect(await db('outbox').whereNull('sent_at').count({ n: '*' }).first()).toEqual({ n: 0 });
 });
 
-/** The relay's process id, which also owns the rows its process writes. */
-const OWNER = 'relay-under-test';
-
 /**
  * One unsent timeout row and one unsent order event row, as a transaction of this process committed them at
  * `writtenAt`, each claimed by it for `claimForMs` from then.
@@ -166,20 +166,34 @@ test('when order events are held back by a backlog drain, then timeouts committe
 const drainThatNeverEnds = () => new Promise<void>(() => undefined);
 
 test('when a backlog drain outlasts half the claim, then the order events it held go out anyway, their claims renewed first', async () => {
-  const { timeout, event } = await committedTimeoutAndEvent(new Date(), 1000);
+  const claimForMs = 4000;
+  const writtenAt = new Date();
+  const { timeout, event } = await committedTimeoutAndEvent(writtenAt, claimForMs);
   const published: string[] = [];
+  let claimWhenPublished: Date | null | undefined;
+  const publisher = recordingPublisher(published);
   const relay = new OutboxRelay({
-    ...relayOptions(recordingPublisher(published)),
-    claimForMs: 1000,
+    ...relayOptions({
+      ...publisher,
+      publish: async (...args) => {
+        if (args[3]?.messageId === event.messageId)
+          claimWhenPublished = (await db('outbox').where({ id: event.id }).first<{ claimed_until: Date | null }>())
+            ?.claimed_until;
+        await publisher.publish(...args);
+      },
+    }),
+    claimForMs,
     eventsMayGo: drainThatNeverEnds,
   });
 
   relay.publishNow([timeout, event]);
   await eventually(async () => (published.includes(timeout.messageId) ? true : undefined), 5000, 'the timeout');
   expect(published).not.toContain(event.messageId); // held for half the claim first
-  await eventually(async () => (published.includes(event.messageId) ? true : undefined), 5000, 'the held event');
+  await eventually(async () => (published.includes(event.messageId) ? true : undefined), 10_000, 'the held event');
   await relay.stop();
   expect(published).toEqual([timeout.messageId, event.messageId]);
+  // Renewed before it went out: its claim then ran past the one it was written with.
+  expect(claimWhenPublished!.getTime()).toBeGreaterThan(writtenAt.getTime() + claimForMs);
   const row = await db('outbox').where({ message_id: event.messageId }).first<{ sent_at: Date | null }>();
   expect(row?.sent_at).not.toBeNull();
 });

@@ -1,22 +1,13 @@
 import type mysql from 'mysql2/promise';
 import { BullmqPeer } from './bullmq-peer';
-import { rawPollingDrain } from './raw-baselines';
-import { log, seedOrders, sleep, waitFor } from './support';
+import { rawPollingCron } from './raw-baselines';
+import { latenessOf, log, seedOrders, waitFor } from './support';
 
 // The two designs a team would build instead of this service, run on orders of their own in the scratch database
 // (ids from `firstId`), one after the other, each alone with its orders as it would be in its own shop:
 // - the polling peer: a cron every whole second, each poll closing every due order, 4 lanes × 500 a transaction
 //   with SKIP LOCKED (raw-baselines.ts);
 // - the BullMQ peer: a delayed job per order in Redis, a worker closing one order a transaction, 8 at a time.
-
-/** Every order's `closed_at − expires_at` in ms, for ids in [first, last]. */
-async function latenessOf(pool: mysql.Pool, first: number, last: number): Promise<number[]> {
-  const [rows] = await pool.query(
-    'SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1000 AS ms FROM orders WHERE id BETWEEN ? AND ?',
-    [first, last],
-  );
-  return (rows as { ms: string }[]).map((r) => Number(r.ms));
-}
 
 /** Waits until every order with an id in [first, last] is closed; stops at once on the BullMQ peer's failure. */
 function waitForClosed(
@@ -42,16 +33,6 @@ function waitForClosed(
   );
 }
 
-/** The polling peer: polls on every whole second until a poll after `until` found nothing due. */
-async function pollEverySecond(pool: mysql.Pool, until: Date): Promise<void> {
-  for (let tick = Math.ceil(Date.now() / 1000) * 1000; ; tick += 1000) {
-    await sleep(Math.max(0, tick - Date.now()));
-    const polledAt = Date.now();
-    await rawPollingDrain(pool);
-    if (polledAt > until.getTime()) return;
-  }
-}
-
 /** Deadlines `rate` a second from `start` on: the i-th order of `firstId` on is due at start + i / rate. */
 const spread = (firstId: number, start: number, rate: number) => (id: number) =>
   new Date(start + ((id - firstId) * 1000) / rate);
@@ -74,7 +55,7 @@ export async function peersSteady(pool: mysql.Pool, rate: number, seconds: numbe
   log(`peers: polling peer, ${rate}/s for ${seconds} s`);
   await seedOrders(pool, { firstId: pollingFirst, count: n, expiresAt: spread(pollingFirst, pollingStart, rate) });
   if (Date.now() > pollingStart) throw new Error('seeding the polling peer took longer than its lead time');
-  await pollEverySecond(pool, new Date(pollingStart + seconds * 1000));
+  await rawPollingCron(pool, new Date(pollingStart + seconds * 1000));
   await waitForClosed(pool, 'polling peer', pollingFirst, pollingFirst + n - 1, 60_000);
   const polling = await latenessOf(pool, pollingFirst, pollingFirst + n - 1);
 

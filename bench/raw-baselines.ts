@@ -110,15 +110,16 @@ export function rawPollingDrain(pool: mysql.Pool, lanes = 4, batchSize = 500): P
 }
 
 /**
- * The polling peer on a burst: it polls on every whole `intervalMs` of the clock, as a cron would, each poll
- * draining every due order as {@link rawPollingDrain} does, until a poll after `deadline` left nothing due.
+ * The polling peer as it runs in time (bursts, steady load): it polls on every whole `intervalMs` of the clock, as a
+ * cron would, each poll draining every due order as {@link rawPollingDrain} does, until a poll after `until` (the
+ * last deadline) left nothing due.
  */
-export async function rawPollingBurst(pool: mysql.Pool, deadline: Date, intervalMs = 1000): Promise<void> {
+export async function rawPollingCron(pool: mysql.Pool, until: Date, intervalMs = 1000): Promise<void> {
   for (let tick = Math.ceil(Date.now() / intervalMs) * intervalMs; ; tick += intervalMs) {
     await sleep(Math.max(0, tick - Date.now()));
     const polledAt = Date.now();
     await rawPollingDrain(pool);
-    if (polledAt > deadline.getTime()) return;
+    if (polledAt > until.getTime()) return;
   }
 }
 

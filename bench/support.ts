@@ -240,30 +240,46 @@ export async function waitFor(
   }
 }
 
-/** Waits until the service's relay has published every outbox row of the scratch database. */
-export function waitForScheduled(pool: mysql.Pool, what: string, timeoutMs: number): Promise<void> {
+/** Waits until `countSql` (a `SELECT COUNT(*) AS n`) answers 0, reporting what is left as "<n> <left>". */
+function waitForNoneLeft(pool: mysql.Pool, what: string, countSql: string, left: string, timeoutMs: number) {
   return waitFor(
     what,
     async () => {
-      const [rows] = await pool.query('SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
-      const left = Number((rows as { n: number }[])[0]!.n);
-      return { done: left === 0, progress: `${left} outbox rows to publish` };
+      const [rows] = await pool.query(countSql);
+      const n = Number((rows as { n: number }[])[0]!.n);
+      return { done: n === 0, progress: `${n} ${left}` };
     },
     timeoutMs,
   );
 }
 
-/** Waits until no order of the scratch database is PENDING_PAYMENT any more, reporting how many still are. */
-export function waitForNonePending(pool: mysql.Pool, what: string, timeoutMs: number): Promise<void> {
-  return waitFor(
+/** Waits until the service's relay has published every outbox row of the scratch database. */
+export const waitForScheduled = (pool: mysql.Pool, what: string, timeoutMs: number) =>
+  waitForNoneLeft(
+    pool,
     what,
-    async () => {
-      const [rows] = await pool.query("SELECT COUNT(*) AS n FROM orders WHERE status = 'PENDING_PAYMENT'");
-      const pending = Number((rows as { n: number }[])[0]!.n);
-      return { done: pending === 0, progress: `${pending} pending` };
-    },
+    'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL',
+    'outbox rows to publish',
     timeoutMs,
   );
+
+/** Waits until no order of the scratch database is PENDING_PAYMENT any more, reporting how many still are. */
+export const waitForNonePending = (pool: mysql.Pool, what: string, timeoutMs: number) =>
+  waitForNoneLeft(
+    pool,
+    what,
+    "SELECT COUNT(*) AS n FROM orders WHERE status = 'PENDING_PAYMENT'",
+    'pending',
+    timeoutMs,
+  );
+
+/** Every order's `closed_at − expires_at` in ms, for the orders with ids in [`first`, `last`]. */
+export async function latenessOf(pool: mysql.Pool, first: number, last: number): Promise<number[]> {
+  const [rows] = await pool.query(
+    'SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1000 AS ms FROM orders WHERE id BETWEEN ? AND ?',
+    [first, last],
+  );
+  return (rows as { ms: string }[]).map((r) => Number(r.ms));
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

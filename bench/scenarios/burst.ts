@@ -1,5 +1,5 @@
 import { bullmqBurst } from '../peers';
-import { rawBurstDeadLettering, rawPollingBurst } from '../raw-baselines';
+import { rawBurstDeadLettering, rawPollingCron } from '../raw-baselines';
 import {
   createScratch,
   log,
@@ -34,7 +34,7 @@ async function pollingPeerBurst(scratch: Awaited<ReturnType<typeof createScratch
   log(`burst: polling peer, ${n} orders due at ${deadline.toISOString()}`);
   await seedOrders(scratch.pool, { firstId: 1_000_001, count: n, expiresAt: deadline });
   if (Date.now() > deadline.getTime()) throw new Error('seeding the polling peer took longer than its lead time');
-  await rawPollingBurst(scratch.pool, deadline);
+  await rawPollingCron(scratch.pool, deadline);
   const [rows] = await scratch.pool.query(
     "SELECT TIMESTAMPDIFF(MICROSECOND, ?, MAX(closed_at)) / 1e6 AS s, SUM(status = 'CLOSED') AS closed FROM orders WHERE id > 1000000",
     [deadline],

@@ -2,6 +2,7 @@ import { peersSteady } from '../peers';
 import { rawSteadyDeadLettering } from '../raw-baselines';
 import {
   createScratch,
+  latenessOf,
   log,
   percentile,
   seedOrders,
@@ -41,15 +42,6 @@ export interface SteadyResult {
   rawSamples: number[];
   pollingSamples: number[];
   bullmqSamples: number[];
-}
-
-/** Every order's `closed_at − expires_at` in ms, of the orders with ids in (`afterId`, `lastId`]. */
-async function lateness(scratch: Scratch, afterId: number, lastId: number): Promise<number[]> {
-  const [rows] = await scratch.pool.query(
-    'SELECT TIMESTAMPDIFF(MICROSECOND, expires_at, closed_at) / 1000 AS ms FROM orders WHERE id > ? AND id <= ?',
-    [afterId, lastId],
-  );
-  return (rows as { ms: string }[]).map((r) => Number(r.ms));
 }
 
 /** The raw TTL baseline (10 s) and both peers at `rate`, after the service's run; the result around `samples`. */
@@ -114,7 +106,7 @@ export async function steadyLateness(rate: number, seconds: number, peerSeconds 
       await driveOrders(service.port, rate, seconds);
       await waitForNonePending(scratch.pool, 'steady closes', 60_000);
       lastId = await lastOrderId(scratch);
-      samples = await lateness(scratch, 0, lastId);
+      samples = await latenessOf(scratch.pool, 1, lastId);
     } finally {
       await service.stop();
     }
@@ -130,7 +122,7 @@ export async function steadyLateness(rate: number, seconds: number, peerSeconds 
       log(`steady: the same with the roles apart (SERVICE_ROLES=api takes the orders, SERVICE_ROLES=closer closes)`);
       await driveOrders(api.port, rate, seconds);
       await waitForNonePending(scratch.pool, 'steady closes, roles apart', 60_000);
-      apartSamples = await lateness(scratch, lastId, await lastOrderId(scratch));
+      apartSamples = await latenessOf(scratch.pool, lastId + 1, await lastOrderId(scratch));
     } finally {
       await Promise.all([api.stop(), closer.stop()]);
     }
@@ -208,7 +200,7 @@ export async function steadyScheduled(rate: number, seconds: number): Promise<St
       await waitForScheduled(scratch.pool, 'steady scheduling', 120_000);
       if (Date.now() > start) throw new Error('scheduling took longer than the lead time; raise it');
       await waitForNonePending(scratch.pool, 'steady closes', seconds * 1000 + 120_000);
-      samples = await lateness(scratch, 0, n);
+      samples = await latenessOf(scratch.pool, 1, n);
     } finally {
       await service.stop();
     }

@@ -110,11 +110,8 @@ export class OutboxRelay {
    */
   publishNow(rows: OutboxMessage[]): void {
     const events = rows.filter((r) => r.sequence !== null);
-    if (events.length < rows.length)
-      this.flush(
-        this.timeouts,
-        rows.filter((r) => r.sequence === null),
-      );
+    const timeouts = rows.filter((r) => r.sequence === null);
+    if (timeouts.length > 0) this.flush(this.timeouts, timeouts);
     if (events.length > 0) this.flush(this.events, events);
   }
 
@@ -125,9 +122,11 @@ export class OutboxRelay {
     lane.flushing ??= (async () => {
       while (lane.pending.length > 0) {
         const taken = lane.pending.splice(0, this.opts.batchSize);
-        await (lane.beforeBatch ? lane.beforeBatch(taken) : Promise.resolve(taken))
-          .then((batch) => this.publishRows(batch, true))
-          .catch((err) => logger.warn('outbox publish failed; the relay will retry', { ...errorFields(err) }));
+        try {
+          await this.publishRows((await lane.beforeBatch?.(taken)) ?? taken, true);
+        } catch (err) {
+          logger.warn('outbox publish failed; the relay will retry', { ...errorFields(err) });
+        }
       }
     })().finally(() => (lane.flushing = undefined));
   }

@@ -18,6 +18,10 @@ export interface ApiResponse {
   body: any;
 }
 
+/** Waits until the service at `baseUrl` answers /readyz 200, as a load balancer would before sending it work. */
+const untilReady = (baseUrl: string, what: string) =>
+  eventually(async () => (await fetch(`${baseUrl}/readyz`)).status === 200, 15_000, `${what} to be ready`);
+
 /** A second service process of one deployment (e.g. another role): on `of`'s database and vhost, ready. */
 export async function startBeside(
   of: TestService,
@@ -33,11 +37,7 @@ export async function startBeside(
   );
   const baseUrl = `http://127.0.0.1:${handle.port}`;
   try {
-    await eventually(
-      async () => (await fetch(`${baseUrl}/readyz`)).status === 200,
-      15_000,
-      'the second service to be ready',
-    );
+    await untilReady(baseUrl, 'the second service');
   } catch (err) {
     await handle.stop();
     throw err;
@@ -63,11 +63,7 @@ export async function startTestService(overrides: ConfigOverrides = {}, servers:
   // The broker connection comes up a moment after start-up returns; tests begin once /readyz says so, as a load
   // balancer would, rather than each racing it.
   try {
-    await eventually(
-      async () => (await fetch(`${baseUrl}/readyz`)).status === 200,
-      15_000,
-      'the test service to be ready',
-    );
+    await untilReady(baseUrl, 'the test service');
   } catch (err) {
     await handle.stop();
     await dropDatabase(dbUrl);

@@ -140,13 +140,20 @@ export class OutboxRelay {
     const mostHeldMs = opts.claimForMs * MOST_HELD_SHARE_OF_CLAIM;
     const held = opts.eventsMayGo?.();
     const left = mostHeldMs - (opts.now().getTime() - oldestCreatedAt(batch));
-    if (held && left > 0) {
+    // Renew when the batch has been held (or waited) half its claim: decided by which came first, not by reading the
+    // clock again, since a timer may fire a millisecond before the clock says its time is up.
+    let heldToTheCap = left <= 0;
+    if (held && !heldToTheCap) {
       let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, left)));
-      await Promise.race([held.catch(() => undefined), limit]).finally(() => clearTimeout(timer));
+      const limit = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), left)));
+      const drainEnded = held.then(
+        () => false,
+        () => false,
+      );
+      heldToTheCap = await Promise.race([drainEnded, limit]).finally(() => clearTimeout(timer));
     }
+    if (!heldToTheCap) return batch;
     const now = opts.now();
-    if (now.getTime() - oldestCreatedAt(batch) < mostHeldMs) return batch;
     const ours = await renewOutboxClaims(
       opts.db,
       batch.map((r) => r.id),
